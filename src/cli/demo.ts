@@ -1,0 +1,1 @@
+export async function demoCommand(_argv: string[]): Promise<number> { process.stderr.write('gpuslice: not yet\n'); return 2; }

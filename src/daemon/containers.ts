@@ -1,0 +1,209 @@
+// The daemon's containers: each is one cgroup directly under the managed root.
+// Creating one makes its cgroup and runs every enforcer (device gate, vGPU ledger)
+// before the caller may start anything in it; if an enforcer fails, the cgroup is
+// removed again (fail closed). A container goes away when its owner asks, when its
+// owner's connection closes, or when its cgroup empties.
+import { mkdir, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { GpusliceError } from '../errors.js';
+import type { CgroupTree, Cgroup } from '../cgroups/index.js';
+import { watchEvents } from '../cgroups/index.js';
+import type { ContainerInfo, ContainerSettings, ContainerSpec } from './protocol.js';
+import type { Logger } from '../log.js';
+
+export interface Container {
+  name: string;
+  cgroup: Cgroup;
+  id: bigint;
+  spec: ContainerSpec;
+  settings: ContainerSettings;
+  createdAt: string;
+  env: Record<string, string>;
+}
+
+/** Something applied to every container before its command may run. */
+export interface Enforcer {
+  readonly name: string;
+  /** applies the container's settings; returns environment for its command */
+  apply(c: Container): Promise<Record<string, string> | void>;
+  release(c: Container): Promise<void>;
+  /** numbers to show in status, e.g. device denials */
+  describe?(c: Container): Promise<Record<string, number>>;
+}
+
+export type SettingsResolver = (spec: ContainerSpec, cgroupPath: string) => ContainerSettings;
+
+export class Containers {
+  private readonly byName = new Map<string, Container>();
+  private readonly watchers = new Map<string, { close(): void }>();
+  private readonly removing = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly tree: CgroupTree,
+    private readonly stateDir: string,
+    private readonly resolve: SettingsResolver,
+    private readonly enforcers: Enforcer[],
+    private readonly log: Logger,
+  ) {}
+
+  private recordPath(name: string): string {
+    return join(this.stateDir, 'containers', `${name}.json`);
+  }
+
+  async create(spec: ContainerSpec): Promise<Container> {
+    const name = spec.name ?? `run-${spec.owner ?? process.pid}-${randomBytes(3).toString('hex')}`;
+    if (this.byName.has(name) || this.removing.has(name)) {
+      throw new GpusliceError('GS_ERR_CONTAINER_EXISTS', `a container named ${name} already exists; pick another --name or remove it first`, { value: name });
+    }
+    const existing = this.tree.get(name);
+    if (await existing.exists()) {
+      throw new GpusliceError('GS_ERR_CONTAINER_EXISTS', `cgroup ${existing.path} already exists; pick another --name`, { path: existing.path });
+    }
+    const cgroup = await this.tree.create(name);
+    const c: Container = {
+      name,
+      cgroup,
+      id: await cgroup.id(),
+      spec,
+      settings: this.resolve(spec, cgroup.cgroupPath),
+      createdAt: new Date().toISOString(),
+      env: { GPUSLICE_CONTAINER: name, GPUSLICE_STATE_DIR: this.stateDir },
+    };
+    this.byName.set(name, c);
+    try {
+      for (const e of this.enforcers) {
+        const env = await e.apply(c);
+        if (env) Object.assign(c.env, env);
+      }
+      await this.persist(c);
+    } catch (err) {
+      this.log.error({ container: name, err }, 'container setup failed; removing it (fail closed)');
+      await this.remove(name, 'setup failed').catch(() => {});
+      throw err;
+    }
+    this.watch(c);
+    this.log.info({ container: name, cgroup: cgroup.cgroupPath, settings: c.settings }, 'container created');
+    return c;
+  }
+
+  /** Removes a container: kills what runs in it, releases enforcers, removes the cgroup. */
+  remove(name: string, reason: string): Promise<void> {
+    const inFlight = this.removing.get(name);
+    if (inFlight) return inFlight;
+    const c = this.byName.get(name);
+    if (!c) {
+      return Promise.reject(new GpusliceError('GS_ERR_CONTAINER_NOT_FOUND', `no container named ${name} (see gpuslice status)`, { value: name }));
+    }
+    const p = (async () => {
+      this.watchers.get(name)?.close();
+      this.watchers.delete(name);
+      try {
+        await c.cgroup.remove({ kill: true, timeoutMs: 10_000 });
+      } finally {
+        // release after the processes are gone: enforcement holds until then
+        for (const e of [...this.enforcers].reverse()) {
+          await e.release(c).catch((err) => this.log.warn({ container: name, enforcer: e.name, err }, 'release failed'));
+        }
+        await unlink(this.recordPath(name)).catch(() => {});
+        this.byName.delete(name);
+        this.log.info({ container: name, reason }, 'container removed');
+      }
+    })();
+    this.removing.set(name, p);
+    return p.finally(() => this.removing.delete(name));
+  }
+
+  get(name: string): Container | undefined {
+    return this.byName.get(name);
+  }
+
+  all(): Container[] {
+    return [...this.byName.values()];
+  }
+
+  async info(c: Container): Promise<ContainerInfo> {
+    let denials = 0;
+    for (const e of this.enforcers) {
+      const d = await e.describe?.(c).catch(() => undefined);
+      if (d?.denials) denials += d.denials;
+    }
+    return {
+      name: c.name,
+      cgroup: c.cgroup.cgroupPath,
+      cgroupDir: c.cgroup.path,
+      id: c.id.toString(),
+      spec: c.spec,
+      settings: c.settings,
+      pids: await c.cgroup.procs().catch(() => []),
+      createdAt: c.createdAt,
+      env: c.env,
+      denials,
+    };
+  }
+
+  /**
+   * Adopts containers a previous daemon left: a cgroup under the managed root with a
+   * record is re-enforced and watched; one that is empty, or has no record, is removed.
+   */
+  async adopt(): Promise<void> {
+    await mkdir(join(this.stateDir, 'containers'), { recursive: true });
+    for (const cg of await this.tree.list()) {
+      const name = cg.name;
+      let rec: { spec: ContainerSpec; createdAt: string } | undefined;
+      try {
+        rec = JSON.parse(await readFile(this.recordPath(name), 'utf8'));
+      } catch {
+        rec = undefined;
+      }
+      const populated = (await cg.events().catch(() => ({ populated: false }))).populated;
+      const c: Container = {
+        name,
+        cgroup: cg,
+        id: await cg.id(),
+        spec: rec?.spec ?? {},
+        settings: this.resolve(rec?.spec ?? {}, cg.cgroupPath),
+        createdAt: rec?.createdAt ?? new Date().toISOString(),
+        env: { GPUSLICE_CONTAINER: name, GPUSLICE_STATE_DIR: this.stateDir },
+      };
+      this.byName.set(name, c);
+      if (!rec || !populated) {
+        await this.remove(name, rec ? 'found empty at start' : 'no record at start').catch((err) => this.log.warn({ container: name, err }, 'cannot remove leftover cgroup'));
+        continue;
+      }
+      for (const e of this.enforcers) {
+        const env = await e.apply(c);
+        if (env) Object.assign(c.env, env);
+      }
+      this.watch(c);
+      this.log.info({ container: name }, 'container adopted');
+    }
+    // records whose cgroup is gone
+    for (const f of await readdir(join(this.stateDir, 'containers'))) {
+      const name = f.replace(/\.json$/, '');
+      if (!this.byName.has(name)) await unlink(join(this.stateDir, 'containers', f)).catch(() => {});
+    }
+  }
+
+  private async persist(c: Container): Promise<void> {
+    const path = this.recordPath(c.name);
+    await mkdir(join(this.stateDir, 'containers'), { recursive: true });
+    await writeFile(path + '.tmp', JSON.stringify({ spec: c.spec, createdAt: c.createdAt }) + '\n', { mode: 0o600 });
+    await rename(path + '.tmp', path);
+  }
+
+  /** Any change of cgroup.events that leaves the cgroup unpopulated means its processes are gone. */
+  private watch(c: Container): void {
+    const w = watchEvents(c.cgroup, (ev) => {
+      if (!ev.populated && this.byName.has(c.name)) {
+        void this.remove(c.name, 'cgroup emptied').catch(() => {});
+      }
+    });
+    this.watchers.set(c.name, w);
+  }
+
+  close(): void {
+    for (const w of this.watchers.values()) w.close();
+    this.watchers.clear();
+  }
+}

@@ -1,0 +1,76 @@
+// `gpuslice daemon`: owns the managed cgroup subtree, serves the API, and keeps
+// every container's enforcement in place. Data flows one way: configuration →
+// desired settings → containers (cgroup + enforcers).
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CgroupTree } from '../cgroups/index.js';
+import { GpusliceError } from '../errors.js';
+import { startApiServer, type Session } from './api-server.js';
+import { Containers, type Enforcer, type SettingsResolver } from './containers.js';
+import type { Request } from './protocol.js';
+import type { Logger } from '../log.js';
+
+export interface DaemonOptions {
+  stateDir: string;
+  /** managed subtree, relative to the cgroup2 mount */
+  cgroupRoot: string;
+  resolveSettings: SettingsResolver;
+  enforcers: Enforcer[];
+  log: Logger;
+}
+
+export interface Daemon {
+  readonly tree: CgroupTree;
+  readonly containers: Containers;
+  close(): Promise<void>;
+}
+
+export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
+  const { stateDir, log } = opts;
+  try {
+    await mkdir(stateDir, { recursive: true, mode: 0o755 });
+    await mkdir(join(stateDir, 'cgroup'), { recursive: true, mode: 0o755 });
+  } catch (err) {
+    throw new GpusliceError('GS_ERR_STATE_DIR', `cannot create state dir ${stateDir}`, { path: stateDir, cause: err });
+  }
+  const tree = await CgroupTree.open({ root: opts.cgroupRoot });
+  const containers = new Containers(tree, stateDir, opts.resolveSettings, opts.enforcers, log);
+
+  const handle = async (req: Request, session: Session): Promise<unknown> => {
+    switch (req.method) {
+      case 'list':
+      case 'status':
+        return { root: tree.path, containers: await Promise.all(containers.all().map((c) => containers.info(c))) };
+      case 'create': {
+        const c = await containers.create(req.params);
+        session.owned.add(c.name);
+        return containers.info(c);
+      }
+      case 'remove':
+        await containers.remove(req.params.name, 'removed on request');
+        session.owned.delete(req.params.name);
+        return { removed: req.params.name };
+    }
+  };
+  // a client that goes away without removing its container (killed) loses it
+  const onSessionEnd = (session: Session) => {
+    for (const name of session.owned) {
+      if (containers.get(name)) void containers.remove(name, 'owner disconnected').catch((err) => log.warn({ container: name, err }, 'cannot remove container of a closed session'));
+    }
+  };
+
+  // the socket is claimed first: a second daemon on the same state dir must not touch the subtree
+  const server = await startApiServer(join(stateDir, 'api.sock'), handle, onSessionEnd, log);
+  await containers.adopt();
+  log.info({ stateDir, cgroupRoot: tree.path, enforcers: opts.enforcers.map((e) => e.name) }, 'gpuslice daemon ready');
+
+  return {
+    tree,
+    containers,
+    async close() {
+      await server.close();
+      containers.close();
+      log.info('gpuslice daemon stopped; containers keep their enforcement');
+    },
+  };
+}

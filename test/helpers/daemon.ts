@@ -1,0 +1,94 @@
+// Starts a real `gpuslice daemon` in a temporary state dir and a unique managed
+// cgroup subtree, for end-to-end tests through the product's own command line.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+
+export interface TestDaemon {
+  stateDir: string;
+  cgroupRoot: string;
+  proc: ChildProcess;
+  log: () => string;
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+export async function waitUntil(pred: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await pred()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+export async function startTestDaemon(extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<TestDaemon> {
+  const stateDir = mkdtempSync(join(tmpdir(), 'gs-state-'));
+  const cgroupRoot = uniqueName('gpuslice-test');
+  let out = '';
+  const proc = spawn(process.execPath, [CLI, 'daemon', '--state-dir', stateDir, '--cgroup-root', cgroupRoot, ...extraArgs], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, GPUSLICE_LOG_LEVEL: 'debug', ...env },
+  });
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (out += d));
+  let exited = false;
+  proc.once('exit', () => (exited = true));
+  await waitUntil(() => exited || out.includes('gpuslice daemon ready'), 20_000, 'the daemon to be ready').catch((e) => {
+    throw new Error(`${e.message}\ndaemon output:\n${out}`);
+  });
+  if (exited) throw new Error(`daemon exited at start:\n${out}`);
+  return {
+    stateDir,
+    cgroupRoot,
+    proc,
+    log: () => out,
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      if (!exited) {
+        proc.kill(signal);
+        await waitUntil(() => exited, 10_000, 'the daemon to exit');
+      }
+    },
+  };
+}
+
+/** Removes what a test daemon left: its cgroup subtree (killing processes) and state dir. */
+export function cleanupDaemon(d: TestDaemon, mount: string): void {
+  const root = join(mount, d.cgroupRoot);
+  if (existsSync(root)) {
+    // kill anything left, then remove deepest first
+    spawnSync('/bin/sh', ['-c', `for f in $(find "${root}" -name cgroup.kill); do echo 1 > "$f"; done; sleep 0.2; find "${root}" -depth -type d -exec rmdir {} \\; 2>/dev/null`]);
+  }
+  rmSync(d.stateDir, { recursive: true, force: true });
+}
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; input?: string } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    p.stdout.on('data', (d) => (stdout += d));
+    p.stderr.on('data', (d) => (stderr += d));
+    p.stdin.end(opts.input ?? '');
+    const timer = setTimeout(() => p.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
+    p.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
