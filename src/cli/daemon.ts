@@ -19,7 +19,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   const stateDir = stateDirOf(values['state-dir']);
   const daemon = await startDaemon({
     stateDir,
-    cgroupRoot: values['cgroup-root'] ?? process.env.GPUSLICE_CGROUP_ROOT ?? 'gpuslice',
+    cgroupRoot: values['cgroup-root'],
     resolveSettings: defaultSettings,
     enforcers: [],
     log,

@@ -67,7 +67,11 @@ function issueAt(doc: Document, iss: z.core.$ZodIssue, at: (offset: number, m: s
       return at(offset, `${dotted(iss.path)}${iss.path.length ? ': ' : ''}${iss.message.replace(/^unknown keys? .*? \(allowed/, `unknown key "${k}" (allowed`)}`);
     });
   }
-  if (iss.code === 'invalid_union' && iss.errors.length === 0) return [];
+  if (iss.code === 'invalid_key') {
+    const { offset } = locate(doc, iss.path, true);
+    const name = String(iss.path[iss.path.length - 1]);
+    return [at(offset, `${dotted(iss.path.slice(0, -1))}: invalid name "${name}": ${iss.issues.map((i) => i.message).join('; ')}`)];
+  }
   const { offset, found } = locate(doc, iss.path);
   const missing = !found && iss.code === 'invalid_type' && iss.input === undefined;
   const what = missing ? `missing "${String(iss.path[iss.path.length - 1])}": ${iss.message}` : iss.message;

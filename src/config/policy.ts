@@ -85,8 +85,9 @@ const settingsShape = {
 
 const oneKey = (what: string) => z.string({ error: `${what} must be a string` }).min(1, { error: `${what} must not be empty` });
 const matcher = strict({ slice: oneKey('slice').optional(), unit: oneKey('unit').optional(), path: oneKey('path').optional() }).superRefine((m, ctx) => {
-  const n = Object.keys(m).length;
-  if (n !== 1) ctx.addIssue({ code: 'custom', message: `a matcher has exactly one of slice, unit, path (got ${n})` });
+  const keys = Object.keys(m);
+  if (keys.length > 1) ctx.addIssue({ code: 'custom', message: `a matcher has exactly one of slice, unit, path, not ${keys.join(' and ')}: write one list item for each` });
+  if (keys.length === 0) ctx.addIssue({ code: 'custom', message: 'an empty matcher: give one of slice, unit, path' });
 });
 
 const className = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { error: 'a class name is letters, digits, "_", "-", "." and starts with a letter or digit' });
@@ -100,7 +101,7 @@ export const PolicySchema = strict({
     }).optional(),
   }).optional(),
   defaults: strict(settingsShape).optional(),
-  classes: z.record(className, classPolicy, { error: 'expected a mapping of class names to classes' }).optional(),
+  classes: z.record(className, classPolicy, { error: (i) => (i.code === 'invalid_type' ? 'expected a mapping of class names to classes' : undefined) }).optional(),
 });
 
 export type PolicyInput = z.input<typeof PolicySchema>;

@@ -24,14 +24,14 @@ export function parseUnitFile(text: string, file: string): ParsedUnitFile {
   const issues: ParsedUnitFile['issues'] = [];
   const lines = text.replace(/^\uFEFF/, '').split('\n');
   let section = '';
-  let pending: { text: string; line: number } | null = null;
+  let pending = null as { text: string; line: number } | null;
 
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i].replace(/\r$/, '');
     const lead = raw.trimStart();
     if (lead.startsWith('#') || lead.startsWith(';')) continue;
-    const joined = pending ? pending.text + raw : raw;
-    const start = pending ? pending.line : i + 1;
+    const joined: string = pending ? pending.text + raw : raw;
+    const start: number = pending ? pending.line : i + 1;
     if (endsEscaped(joined)) {
       pending = { text: `${joined.slice(0, -1)} `, line: start };
       if (i < lines.length - 1) continue;

@@ -3,17 +3,18 @@
 // desired settings → containers (cgroup + enforcers).
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { CgroupTree } from '../cgroups/index.js';
+import type { CgroupTree } from '../cgroups/index.js';
 import { GpusliceError } from '../errors.js';
 import { startApiServer, type Session } from './api-server.js';
 import { Containers, type Enforcer, type SettingsResolver } from './containers.js';
+import { openSubtree } from './subtree.js';
 import type { Request } from './protocol.js';
 import type { Logger } from '../log.js';
 
 export interface DaemonOptions {
   stateDir: string;
-  /** managed subtree, relative to the cgroup2 mount */
-  cgroupRoot: string;
+  /** managed subtree, relative to the cgroup2 mount; chosen by openSubtree when omitted */
+  cgroupRoot?: string;
   resolveSettings: SettingsResolver;
   enforcers: Enforcer[];
   log: Logger;
@@ -25,18 +26,8 @@ export interface Daemon {
   close(): Promise<void>;
 }
 
-export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
-  const { stateDir, log } = opts;
-  try {
-    await mkdir(stateDir, { recursive: true, mode: 0o755 });
-    await mkdir(join(stateDir, 'cgroup'), { recursive: true, mode: 0o755 });
-  } catch (err) {
-    throw new GpusliceError('GS_ERR_STATE_DIR', `cannot create state dir ${stateDir}`, { path: stateDir, cause: err });
-  }
-  const tree = await CgroupTree.open({ root: opts.cgroupRoot });
-  const containers = new Containers(tree, stateDir, opts.resolveSettings, opts.enforcers, log);
-
-  const handle = async (req: Request, session: Session): Promise<unknown> => {
+function handler(tree: CgroupTree, containers: Containers) {
+  return async (req: Request, session: Session): Promise<unknown> => {
     switch (req.method) {
       case 'list':
       case 'status':
@@ -52,22 +43,56 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
         return { removed: req.params.name };
     }
   };
-  // a client that goes away without removing its container (killed) loses it
-  const onSessionEnd = (session: Session) => {
-    for (const name of session.owned) {
-      if (containers.get(name)) void containers.remove(name, 'owner disconnected').catch((err) => log.warn({ container: name, err }, 'cannot remove container of a closed session'));
-    }
-  };
+}
 
-  // the socket is claimed first: a second daemon on the same state dir must not touch the subtree
-  const server = await startApiServer(join(stateDir, 'api.sock'), handle, onSessionEnd, log);
-  await containers.adopt();
+export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
+  const { stateDir, log } = opts;
+  try {
+    await mkdir(join(stateDir, 'cgroup'), { recursive: true, mode: 0o755 });
+  } catch (err) {
+    throw new GpusliceError('GS_ERR_STATE_DIR', `cannot create state dir ${stateDir}`, { path: stateDir, cause: err });
+  }
+  // requests wait until the subtree is adopted; the socket is claimed first so that a
+  // second daemon on the same state dir never touches the subtree
+  // on shutdown the daemon closes its clients' connections itself: that is not their owners leaving
+  let stopping = false;
+  let ready!: (v: { tree: CgroupTree; containers: Containers }) => void;
+  const parts = new Promise<{ tree: CgroupTree; containers: Containers }>((r) => (ready = r));
+  const server = await startApiServer(
+    join(stateDir, 'api.sock'),
+    async (req, session) => {
+      const { tree, containers } = await parts;
+      return handler(tree, containers)(req, session);
+    },
+    (session) => {
+      // a client that goes away without removing its container (killed) loses it
+      if (stopping) return;
+      void parts.then(({ containers }) => {
+        for (const name of session.owned) {
+          if (containers.get(name)) void containers.remove(name, 'owner disconnected').catch((err) => log.warn({ container: name, err }, 'cannot remove container of a closed session'));
+        }
+      });
+    },
+    log,
+  );
+  let tree: CgroupTree;
+  let containers: Containers;
+  try {
+    tree = await openSubtree(opts.cgroupRoot, log);
+    containers = new Containers(tree, stateDir, opts.resolveSettings, opts.enforcers, log);
+    await containers.adopt();
+  } catch (err) {
+    await server.close();
+    throw err;
+  }
+  ready({ tree, containers });
   log.info({ stateDir, cgroupRoot: tree.path, enforcers: opts.enforcers.map((e) => e.name) }, 'gpuslice daemon ready');
 
   return {
     tree,
     containers,
     async close() {
+      stopping = true;
       await server.close();
       containers.close();
       log.info('gpuslice daemon stopped; containers keep their enforcement');

@@ -30,9 +30,19 @@ export async function waitUntil(pred: () => boolean | Promise<boolean>, timeoutM
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
-export async function startTestDaemon(extraArgs: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<TestDaemon> {
-  const stateDir = mkdtempSync(join(tmpdir(), 'gs-state-'));
-  const cgroupRoot = uniqueName('gpuslice-test');
+export interface TestDaemonOptions {
+  args?: string[];
+  env?: NodeJS.ProcessEnv;
+  /** reuse a state dir and subtree, as a restarted daemon does */
+  stateDir?: string;
+  cgroupRoot?: string;
+}
+
+export async function startTestDaemon(opts: TestDaemonOptions = {}): Promise<TestDaemon> {
+  const extraArgs = opts.args ?? [];
+  const env = opts.env ?? {};
+  const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'gs-state-'));
+  const cgroupRoot = opts.cgroupRoot ?? uniqueName('gpuslice-test');
   let out = '';
   const proc = spawn(process.execPath, [CLI, 'daemon', '--state-dir', stateDir, '--cgroup-root', cgroupRoot, ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
