@@ -1,7 +1,7 @@
 // A typed binding of the few libbpf 1.x calls the device gate uses, through koffi.
 // libbpf 1.0+ returns -errno from int functions and NULL with errno set from
 // pointer functions; `check()` and `checkPtr()` turn both into project errors.
-import koffi from 'koffi';
+import koffi, { type LibraryHandle, type TypeObject } from 'koffi';
 import { GpusliceError, type ErrorCode } from '../errors.js';
 
 export type BpfObject = { readonly __brand: 'bpf_object' };
@@ -17,7 +17,7 @@ export const BPF_NOEXIST = 1n;
 
 const LIBBPF_NAMES = ['libbpf.so.1', 'libbpf.so'];
 
-function loadFirst(names: string[]): koffi.LibraryHandle {
+function loadFirst(names: string[]): LibraryHandle {
   let last: unknown;
   for (const n of names) {
     try {
@@ -57,8 +57,8 @@ export interface Libbpf {
   ringBufferFree(rb: RingBuffer): void;
   setPrint(fn: unknown): unknown;
   /** the sample callback type for koffi.register */
-  sampleCbType: koffi.TypeObject;
-  printCbType: koffi.TypeObject;
+  sampleCbType: TypeObject;
+  printCbType: TypeObject;
   vsnprintf(buf: Buffer, size: number, fmt: unknown, ap: unknown): number;
 }
 

@@ -2,7 +2,7 @@
 // read-side sections, so once a grace period has passed since a map change, no
 // program still holds a value it looked up before the change: only then may
 // the old rule generation be deleted without a lookup missing mid-check.
-import koffi from 'koffi';
+import koffi, { type KoffiFunc } from 'koffi';
 
 // membarrier(2) MEMBARRIER_CMD_GLOBAL waits with synchronize_rcu() (kernel 4.3+);
 // it answers EINVAL on nohz_full kernels, where we fall back to a generous sleep
@@ -10,7 +10,7 @@ const MEMBARRIER_CMD_GLOBAL = 1;
 const SYS_MEMBARRIER: Record<string, number> = { x64: 324, arm64: 283 };
 const FALLBACK_MS = 50;
 
-type SyscallFn = koffi.KoffiFunc<(nr: number, cmd: number, flags: number, cpu: number) => number>;
+type SyscallFn = KoffiFunc<(nr: number, cmd: number, flags: number, cpu: number) => number>;
 let syscall: SyscallFn | undefined;
 let supported: boolean | undefined;
 

@@ -4,7 +4,7 @@
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { join, dirname, isAbsolute } from 'node:path';
 import { GpusliceError } from '../errors.js';
-import { sortIssues, type ConfigIssue } from './issues.js';
+import type { ConfigIssue } from './issues.js';
 import { parseUnitFile } from './unitfile.js';
 import { applyGpuSection, emptyState, finishGpuSection, type UnitGpuSettings, type UnitSources } from './unitsettings.js';
 
@@ -157,7 +157,7 @@ export async function findUnitFiles(unit: string, opts: ResolveOptions = {}): Pr
 export interface ResolvedUnit extends UnitFiles {
   settings: UnitGpuSettings;
   sources: UnitSources;
-  /** unknown keys and bad values in [X-GPUSlice], FILE:LINE:1 each */
+  /** unknown keys and bad values in [X-GPUSlice], FILE:LINE:1 each, in load order */
   errors: ConfigIssue[];
 }
 
@@ -186,7 +186,7 @@ export async function resolveUnit(unit: string, opts: ResolveOptions = {}): Prom
     applyGpuSection(st, parsed);
   }
   finishGpuSection(st);
-  return { ...files, settings: st.settings, sources: st.sources, errors: sortIssues(st.issues) };
+  return { ...files, settings: st.settings, sources: st.sources, errors: st.issues };
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -67,16 +67,24 @@ function issueAt(doc: Document, iss: z.core.$ZodIssue, at: (offset: number, m: s
       return at(offset, `${dotted(iss.path)}${iss.path.length ? ': ' : ''}${iss.message.replace(/^unknown keys? .*? \(allowed/, `unknown key "${k}" (allowed`)}`);
     });
   }
+  if (iss.code === 'invalid_union') {
+    // a branch whose type matched but failed deeper (a list with a bad item) says
+    // more than "expected one of": report its issues instead
+    const deeper = iss.errors.filter((branch) => branch.length > 0 && branch.every((b) => b.path.length > 0));
+    if (deeper.length === 1) return deeper[0].flatMap((b) => issueAt(doc, { ...b, path: [...iss.path, ...b.path] } as z.core.$ZodIssue, at));
+  }
   if (iss.code === 'invalid_key') {
     const { offset } = locate(doc, iss.path, true);
     const name = String(iss.path[iss.path.length - 1]);
     return [at(offset, `${dotted(iss.path.slice(0, -1))}: invalid name "${name}": ${iss.issues.map((i) => i.message).join('; ')}`)];
   }
   const { offset, found } = locate(doc, iss.path);
-  const missing = !found && iss.code === 'invalid_type' && iss.input === undefined;
-  const what = missing ? `missing "${String(iss.path[iss.path.length - 1])}": ${iss.message}` : iss.message;
-  const prefix = iss.path.length > 0 ? `${dotted(missing ? iss.path.slice(0, -1) : iss.path)}: ` : '';
-  return [at(offset, `${prefix}${what}`)];
+  if (!found && iss.path.length > 0) {
+    // the schema wants a key the file does not have: point at the object that lacks it
+    const parent = iss.path.slice(0, -1);
+    return [at(offset, `${parent.length ? `${dotted(parent)}: ` : ''}missing required key "${String(iss.path[iss.path.length - 1])}"`)];
+  }
+  return [at(offset, `${iss.path.length > 0 ? `${dotted(iss.path)}: ` : ''}${iss.message}`)];
 }
 
 /**

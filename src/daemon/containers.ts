@@ -114,6 +114,34 @@ export class Containers {
     return p.finally(() => this.removing.delete(name));
   }
 
+  /**
+   * Re-resolves every container's settings (after a policy reload) and re-applies
+   * the enforcers of those that changed. A container whose new settings do not
+   * resolve keeps its old ones: nothing is left unenforced.
+   */
+  async reapply(): Promise<void> {
+    for (const c of this.byName.values()) {
+      let next: ContainerSettings;
+      try {
+        next = this.resolve(c.spec, c.cgroup.cgroupPath);
+      } catch (err) {
+        this.log.warn({ container: c.name, err }, 'new policy does not resolve for this container; it keeps its settings');
+        continue;
+      }
+      if (JSON.stringify(next) === JSON.stringify(c.settings)) continue;
+      const before = c.settings;
+      c.settings = next;
+      try {
+        for (const e of this.enforcers) await e.apply(c);
+        this.log.info({ container: c.name, before, after: next }, 'settings changed');
+      } catch (err) {
+        c.settings = before;
+        this.log.error({ container: c.name, err }, 'cannot apply new settings; previous enforcement stays');
+        for (const e of this.enforcers) await e.apply(c).catch(() => {});
+      }
+    }
+  }
+
   get(name: string): Container | undefined {
     return this.byName.get(name);
   }

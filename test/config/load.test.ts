@@ -79,7 +79,7 @@ test('wrong types, unknown keys, range errors: table', () => {
     ]],
     ['defaults:\n  compute:\n    weight: "high"\n', ['p.yaml:3:13: defaults.compute.weight: expected an integer weight from 1 to 10000']],
     ['defaults:\n  compute: { weight: 1.5 }\n', ['p.yaml:2:22: defaults.compute.weight: weight must be an integer from 1 to 10000']],
-    ['defaults:\n  compute: { min: 0.25 }\n', ['p.yaml:2:20: defaults.compute.min: expected a percentage like 25%']],
+    ['defaults:\n  compute: { min: 0.25 }\n', ['p.yaml:2:19: defaults.compute.min: expected a percentage like 25%']],
     ['defaults:\n  gpus: [0, -1, x]\n', [
       'p.yaml:2:13: defaults.gpus[1]: a GPU index is an integer 0 or more',
       'p.yaml:2:17: defaults.gpus[2]: a GPU index is an integer 0 or more',
@@ -87,7 +87,7 @@ test('wrong types, unknown keys, range errors: table', () => {
     ['defaults:\n  gpus: some\n', ['p.yaml:2:9: defaults.gpus: expected "all", "none" or a list of GPU indices like [0, 1]']],
     ['defaults:\n  gpus: [1, 1]\n', ['p.yaml:2:9: defaults.gpus: a GPU is listed twice']],
     ['defaults:\n  memory: { max: 4GB }\n', ['p.yaml:2:18: defaults.memory.max: unknown size unit "GB" in "4GB" (write G or GiB: sizes are 1024-based): expected a size like 4G, 512Mi, 1.5GiB or a number of bytes (K/M/G/T are 1024-based)']],
-    ['devices:\n  simulate: { count: 2 }\n', ['p.yaml:2:13: devices.simulate: missing "memory": Invalid input: expected string, received undefined']],
+    ['devices:\n  simulate: { count: 2 }\n', ['p.yaml:2:13: devices.simulate: missing required key "memory"']],
     ['defaults: { memory: { min: 8G } }\nclasses:\n  a: { memory: { max: 4G } }\n', ['p.yaml:3:23: classes.a.memory.max: min 8G is above max 4G (after defaults apply)']],
     ['classes:\n  a:\n    match: slice.slice\n', ['p.yaml:3:12: classes.a.match: expected a list of matchers']],
   ];

@@ -129,7 +129,7 @@ test('bad run options are refused before anything is created', async (t) => {
     [['--weight', '0'], /--weight 0: must be an integer from 1 to 10000/],
     [['--weight', '10001'], /--weight 10001/],
     [['--compute', '150%'], /--compute 150%/],
-    [['--gpus', 'x'], /--gpus x: "x" is not a GPU index/],
+    [["--gpus", "x"], /--gpus x: invalid GPU "x"/],
     [['--name', '../escape'], /name: a name is 1–64 characters/],
     [['--on-memory-limit', 'maybe'], /must be fail or wait/],
   ];

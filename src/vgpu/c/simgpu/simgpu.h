@@ -77,8 +77,9 @@ uint64_t sim_timeline_reserve(struct sim_state *s, struct sim_proc *p,
 
 struct CUgraph_st {
 	uint32_t magic;
-	uint32_t nodes;
-	uint64_t dur_ns;
+	int dev;
+	uint32_t nodes; /* kernels captured */
+	uint64_t dur_ns; /* their device time, replayed as one unit */
 };
 
 struct CUgraphExec_st {
@@ -143,19 +144,40 @@ CUresult sim_check_device(CUdevice dev);
 CUresult sim_current_ctx(struct CUctx_st **out);
 CUresult sim_stream_resolve(CUstream h, struct CUstream_st **out);
 
-/* memory.c: the process's allocations, keyed by device address */
+/* alloc_table.c: this process's device memory, keyed by address */
 enum sim_alloc_kind {
-	SIM_ALLOC_MEM,
+	SIM_ALLOC_MEM, /* cuMemAlloc, cuMemAllocPitch */
 	SIM_ALLOC_MANAGED,
-	SIM_ALLOC_ASYNC,
-	SIM_ALLOC_HOST,
+	SIM_ALLOC_ASYNC, /* cuMemAllocAsync, cuMemAllocFromPoolAsync */
+	SIM_ALLOC_HOST, /* cuMemAllocHost: not device memory */
+	SIM_ALLOC_VA, /* cuMemAddressReserve: address space only */
+	SIM_ALLOC_MAPPED, /* cuMemMap of a cuMemCreate handle */
 };
 
+struct sim_vmm_handle;
+
+struct sim_alloc_entry {
+	CUdeviceptr ptr;
+	size_t len; /* bytes mapped at ptr */
+	uint64_t accounted; /* bytes taken from the device */
+	int dev;
+	enum sim_alloc_kind kind;
+	struct sim_vmm_handle *handle; /* SIM_ALLOC_MAPPED */
+	struct sim_alloc_entry *next;
+};
+
+void sim_table_insert(struct sim_alloc_entry *e);
+struct sim_alloc_entry *sim_table_remove(CUdeviceptr ptr,
+					 enum sim_alloc_kind kind);
+bool sim_table_covers(CUdeviceptr ptr, size_t len);
+bool sim_table_range(CUdeviceptr ptr, CUdeviceptr *base, size_t *size);
+void sim_alloc_forget_all(void);
+
+/* memory.c */
 CUresult sim_alloc(int dev, uint64_t bytes, enum sim_alloc_kind kind,
 		   CUdeviceptr *out);
-CUresult sim_free(CUdeviceptr ptr, bool async);
-bool sim_alloc_range(CUdeviceptr ptr, CUdeviceptr *base, size_t *size);
-void sim_alloc_forget_all(void);
+/* kinds: a mask of 1 << SIM_ALLOC_* that this free may release */
+CUresult sim_free(CUdeviceptr ptr, unsigned int kinds);
 
 /* stream.c */
 void sim_stream_init(struct CUstream_st *s, struct CUctx_st *ctx);

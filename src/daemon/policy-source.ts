@@ -1,0 +1,39 @@
+// The policy in force, with hot reload: /etc/gpuslice/policy.yaml, else the shipped
+// default. A bad new version is logged with every FILE:LINE:COL and the last good
+// policy stays in force.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { watchConfig, formatIssue, type Policy } from '../config/index.js';
+import type { Logger } from '../log.js';
+
+export const ETC_POLICY = '/etc/gpuslice/policy.yaml';
+export const SHIPPED_POLICY = fileURLToPath(new URL('../../../config/policy.yaml', import.meta.url));
+
+export interface PolicySource {
+  readonly file: string;
+  current(): Policy;
+  close(): void;
+}
+
+export function defaultPolicyFile(): string {
+  return existsSync(ETC_POLICY) ? ETC_POLICY : SHIPPED_POLICY;
+}
+
+export async function openPolicy(file: string | undefined, log: Logger, onChange: (p: Policy) => void): Promise<PolicySource> {
+  const policyFile = file ?? defaultPolicyFile();
+  const w = await watchConfig({
+    policyFile,
+    onEvent: (ev) => {
+      if (ev.kind !== 'policy') return;
+      if (ev.ok) {
+        log.info({ file: policyFile, classes: Object.keys(ev.policy.classes) }, 'policy reloaded');
+        onChange(ev.policy);
+      } else {
+        for (const e of ev.errors) log.error({ file: policyFile }, `policy not reloaded: ${formatIssue(e)}`);
+        log.warn({ file: policyFile }, 'the last good policy stays in force');
+      }
+    },
+  });
+  log.info({ file: policyFile, classes: Object.keys(w.current().classes), simulate: w.current().devices.simulate ?? null }, 'policy loaded');
+  return { file: policyFile, current: () => w.current(), close: () => w.close() };
+}

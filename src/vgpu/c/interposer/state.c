@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The process's view of its container: found and mapped once, on the first
+ * call that needs it (never in a constructor: a process that never touches
+ * the GPU never reads the ledger).  Without a valid ledger everything passes
+ * through, and the process is told why exactly once.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vgpu.h"
+
+struct gs_state gs = { .slot = -1 };
+int gs_init_done;
+
+static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_key_t thread_key;
+static __thread int thread_registered;
+
+/* CUDA ordinals count only the visible devices; the ledger counts all */
+static void parse_visible(void)
+{
+	const char *e = getenv("CUDA_VISIBLE_DEVICES");
+	char *end;
+
+	gs.nvis = -1;
+	if (!e)
+		return;
+	gs.nvis = 0;
+	while (*e && gs.nvis < GS_LEDGER_MAX_DEVICES) {
+		long v = strtol(e, &end, 10);
+
+		if (end == e || v < 0) {
+			/* UUIDs or MIG names: ordinals are taken as they are */
+			gs.nvis = -1;
+			return;
+		}
+		gs.vis[gs.nvis++] = (int)v;
+		e = *end == ',' ? end + 1 : end;
+		if (*end && *end != ',')
+			break;
+	}
+}
+
+static void thread_exit(void *arg)
+{
+	(void)arg;
+	if (gs.slot >= 0 && !gs.exiting) {
+		gs_add(&gs.use->slot[gs.slot].nthreads, -1);
+		gs_stall_change(gs.use, 0, -1);
+	}
+}
+
+static void fork_child(void)
+{
+	/* the child owns none of the parent's allocations, slot or threads */
+	gs.slot = -1;
+	gs.pid = getpid();
+	thread_registered = 0;
+	gs_map_reset();
+	gs_compute_reset();
+}
+
+static void activate(const char *dir)
+{
+	const char *why = "";
+	int err;
+
+	err = gs_limits_map(dir, &gs.lim, &why);
+	if (err) {
+		gs_log(GS_LOG_WARN,
+		       "ledger %s/%s unusable: %s; passing CUDA calls through "
+		       "unchanged", dir, GS_LIMITS_FILE,
+		       err == -EINVAL ? why : strerror(-err));
+		return;
+	}
+	err = gs_usage_map(dir, true, &gs.use, &why);
+	if (err == -EINVAL) {
+		gs_log(GS_LOG_WARN,
+		       "ledger %s/%s unusable: %s; passing CUDA calls through "
+		       "unchanged", dir, GS_USAGE_FILE, why);
+		return;
+	}
+	if (err) {
+		/* limits still hold, per process: better than none */
+		gs_log(GS_LOG_WARN,
+		       "cannot open %s/%s: %s; limits apply to this process "
+		       "alone", dir, GS_USAGE_FILE, strerror(-err));
+		gs.use = mmap(NULL, sizeof(*gs.use), PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (gs.use == MAP_FAILED)
+			return;
+		gs_usage_init(gs.use);
+	}
+	gs.pid = getpid();
+	gs.pidns = gs_proc_pidns(gs.pid);
+	parse_visible();
+	pthread_key_create(&thread_key, thread_exit);
+	pthread_atfork(NULL, NULL, fork_child);
+	gs_usage_reclaim_dead(gs.use, gs.pidns);
+	gs.last_reclaim_ns = gs_now_ns();
+	gs_log(GS_LOG_DEBUG, "ledger %s in force", dir);
+	gs.active = 1;
+}
+
+void gs_init_slow(void)
+{
+	char dir[PATH_MAX], looked[PATH_MAX + 64];
+
+	pthread_mutex_lock(&init_lock);
+	if (gs_init_done)
+		goto out;
+	gs_real_cuda();
+	if (gs_locate(dir, sizeof(dir), looked, sizeof(looked)) == 0)
+		activate(dir);
+	else
+		gs_log(GS_LOG_INFO,
+		       "no ledger (looked for %s); passing CUDA calls through "
+		       "unchanged", looked);
+	__atomic_store_n(&gs_init_done, 1, __ATOMIC_RELEASE);
+out:
+	pthread_mutex_unlock(&init_lock);
+}
+
+/* the driver frees a process's memory when it ends: so does its slot */
+__attribute__((destructor)) static void gs_fini(void)
+{
+	if (!gs.active || gs.slot < 0 || gs.pid != getpid())
+		return;
+	gs.exiting = 1;
+	gs_slot_release(gs.use, gs.slot);
+	gs.slot = -1;
+}
+
+struct gs_usage_slot *gs_slot(void)
+{
+	int idx = __atomic_load_n(&gs.slot, __ATOMIC_ACQUIRE);
+
+	if (gs_unlikely(idx < 0)) {
+		pthread_mutex_lock(&slot_lock);
+		idx = gs.slot;
+		if (idx < 0) {
+			idx = gs_slot_claim(gs.use, gs.pid,
+					    gs_proc_start_time(gs.pid), gs.pidns);
+			if (idx < 0) {
+				gs_usage_reclaim_dead(gs.use, gs.pidns);
+				idx = gs_slot_claim(gs.use, gs.pid,
+						    gs_proc_start_time(gs.pid),
+						    gs.pidns);
+			}
+			if (idx < 0) {
+				static int told;
+
+				if (!told++)
+					gs_log(GS_LOG_WARN,
+					       "all %d process slots of the "
+					       "ledger are taken; this process "
+					       "is limited but its counters are "
+					       "not published", GS_LEDGER_MAX_SLOTS);
+			} else {
+				__atomic_store_n(&gs.slot, idx,
+						 __ATOMIC_RELEASE);
+			}
+		}
+		pthread_mutex_unlock(&slot_lock);
+		if (idx < 0)
+			return NULL;
+	}
+	return &gs.use->slot[idx];
+}
+
+void gs_thread_register(void)
+{
+	struct gs_usage_slot *s;
+
+	if (thread_registered)
+		return;
+	s = gs_slot();
+	thread_registered = 1;
+	if (!s)
+		return;
+	gs_add(&s->nthreads, 1);
+	gs_stall_change(gs.use, 0, 1);
+	pthread_setspecific(thread_key, (void *)1);
+}
+
+void gs_stall_begin(void)
+{
+	struct gs_usage_slot *s = gs_slot();
+
+	if (s)
+		gs_add(&s->nstalled, 1);
+	gs_stall_change(gs.use, 1, 0);
+}
+
+void gs_stall_end(int ldev, uint64_t ns)
+{
+	struct gs_usage_slot *s = gs_slot();
+
+	if (s) {
+		gs_add(&s->nstalled, -1);
+		if (ldev >= 0)
+			gs_add(&s->dev[ldev].stall_ns, ns);
+	}
+	gs_stall_change(gs.use, -1, 0);
+}
+
+/* force: the caller is about to fail; otherwise at most once a period */
+void gs_maybe_reclaim(bool force)
+{
+	uint64_t now = gs_now_ns();
+	uint64_t last = __atomic_load_n(&gs.last_reclaim_ns, __ATOMIC_RELAXED);
+
+	if (!force && now - last < (uint64_t)gs_period_us() * 1000)
+		return;
+	__atomic_store_n(&gs.last_reclaim_ns, now, __ATOMIC_RELAXED);
+	gs_usage_reclaim_dead(gs.use, gs.pidns);
+}
+
+int gs_ledger_dev(CUdevice ordinal)
+{
+	int d = ordinal;
+
+	if (gs.nvis >= 0)
+		d = ordinal >= 0 && ordinal < gs.nvis ? gs.vis[ordinal] : -1;
+	return d >= 0 && d < GS_LEDGER_MAX_DEVICES ? d : -1;
+}
+
+int gs_current_dev(void)
+{
+	CUdevice dev;
+
+	if (GS_REAL(cuCtxGetDevice, &dev) != CUDA_SUCCESS)
+		return -1;
+	return gs_ledger_dev(dev);
+}
+
+static const struct gs_limits_device *limits_of(int ldev)
+{
+	const struct gs_limits_device *d;
+
+	if (ldev < 0 || ldev >= __atomic_load_n(&gs.lim->ndev, __ATOMIC_RELAXED))
+		return NULL;
+	d = &gs.lim->dev[ldev];
+	return __atomic_load_n(&d->flags, __ATOMIC_RELAXED) & GS_DEV_PRESENT
+		       ? d : NULL;
+}
+
+uint64_t gs_mem_limit(int ldev)
+{
+	const struct gs_limits_device *d = limits_of(ldev);
+
+	return d ? __atomic_load_n(&d->mem_limit, __ATOMIC_ACQUIRE)
+		 : GS_MEM_UNLIMITED;
+}
+
+uint32_t gs_share_ppm(int ldev)
+{
+	const struct gs_limits_device *d = limits_of(ldev);
+	uint32_t ppm;
+
+	if (!d)
+		return GS_SHARE_ONE;
+	ppm = __atomic_load_n(&d->compute_ppm, __ATOMIC_ACQUIRE);
+	/* never zero: a paced thread must wake up eventually */
+	return ppm ? (ppm > GS_SHARE_ONE ? GS_SHARE_ONE : ppm) : 1000;
+}
+
+uint32_t gs_period_us(void)
+{
+	uint32_t p = __atomic_load_n(&gs.lim->period_us, __ATOMIC_RELAXED);
+
+	return p < GS_PERIOD_US_MIN || p > GS_PERIOD_US_MAX
+		       ? GS_PERIOD_US_DEFAULT : p;
+}

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Internal interface of libgpuslice-vgpu.so (the interposer). */
+#ifndef GS_VGPU_H
+#define GS_VGPU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "gs_cuda.h"
+#include "ledger.h"
+
+#define GS_EXPORT __attribute__((visibility("default")))
+#define gs_unlikely(x) __builtin_expect(!!(x), 0)
+
+/* log.c: one function, levels; never called on the hot path */
+enum { GS_LOG_ERROR = 0, GS_LOG_WARN = 1, GS_LOG_INFO = 2, GS_LOG_DEBUG = 3 };
+GS_HIDDEN void gs_log(int level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* locate.c: the ledger directory of this process, or -ENOENT */
+GS_HIDDEN int gs_locate(char *dir, size_t len, char *looked, size_t llen);
+
+/*
+ * real.c: the driver's own entry points.  Each wrapped or used function has
+ * a typed pointer in gs_real, filled from libcuda.so.1 / libnvidia-ml.so.1.
+ */
+#define GS_CUDA_WRAPPED(X)                                                  \
+	X(cuMemAlloc_v2) X(cuMemAlloc) X(cuMemFree_v2) X(cuMemFree)          \
+	X(cuMemAllocPitch_v2) X(cuMemAllocManaged) X(cuMemAllocAsync)        \
+	X(cuMemAllocAsync_ptsz) X(cuMemFreeAsync) X(cuMemFreeAsync_ptsz)     \
+	X(cuMemAllocFromPoolAsync) X(cuMemAllocFromPoolAsync_ptsz)           \
+	X(cuMemCreate) X(cuMemRelease) X(cuArrayCreate_v2)                   \
+	X(cuArray3DCreate_v2) X(cuArrayDestroy) X(cuMemGetInfo_v2)           \
+	X(cuMemGetInfo) X(cuDeviceTotalMem_v2) X(cuDeviceTotalMem)           \
+	X(cuLaunchKernel) X(cuLaunchKernel_ptsz) X(cuLaunchKernelEx)         \
+	X(cuLaunchKernelEx_ptsz) X(cuLaunchCooperativeKernel)                \
+	X(cuLaunchCooperativeKernel_ptsz) X(cuGraphLaunch)                   \
+	X(cuGraphLaunch_ptsz) X(cuGetProcAddress) X(cuGetProcAddress_v2)
+
+#define GS_CUDA_USED(X)                                                     \
+	X(cuCtxGetDevice) X(cuCtxGetCurrent) X(cuEventCreate)                \
+	X(cuEventRecord) X(cuEventRecord_ptsz) X(cuEventQuery)               \
+	X(cuEventElapsedTime) X(cuEventDestroy_v2) X(cuStreamIsCapturing)    \
+	X(cuStreamIsCapturing_ptsz)
+
+#define GS_NVML_WRAPPED(X)                                                  \
+	X(nvmlDeviceGetMemoryInfo) X(nvmlDeviceGetMemoryInfo_v2)
+
+#define GS_NVML_USED(X) X(nvmlDeviceGetIndex)
+
+#define GS_REAL_FIELD(name) typeof(&name) name;
+struct gs_real {
+	GS_CUDA_WRAPPED(GS_REAL_FIELD)
+	GS_CUDA_USED(GS_REAL_FIELD)
+	GS_NVML_WRAPPED(GS_REAL_FIELD)
+	GS_NVML_USED(GS_REAL_FIELD)
+};
+GS_HIDDEN extern struct gs_real gs_real;
+GS_HIDDEN void gs_real_cuda(void);
+GS_HIDDEN void gs_real_nvml(void);
+/* our wrapper for a real entry point (or for its name), or NULL */
+GS_HIDDEN void *gs_wrapper_for(const void *real_fn);
+GS_HIDDEN void *gs_wrapper_named(const char *name);
+
+/* the driver call, or CUDA_ERROR_NOT_FOUND where the driver lacks it */
+#define GS_REAL(name, ...)                                                  \
+	(gs_real.name ? gs_real.name(__VA_ARGS__) : CUDA_ERROR_NOT_FOUND)
+
+/* state.c: the process's view of its container */
+struct gs_state {
+	int active;                  /* a valid ledger is mapped */
+	struct gs_limits *lim;
+	struct gs_usage *use;
+	int slot;                    /* -1: none (yet) */
+	pid_t pid;
+	uint64_t pidns;
+	int nvis;                    /* CUDA_VISIBLE_DEVICES, as indices */
+	int vis[GS_LEDGER_MAX_DEVICES];
+	uint64_t last_reclaim_ns;
+	int exiting;
+};
+GS_HIDDEN extern struct gs_state gs;
+GS_HIDDEN void gs_init_slow(void);
+GS_HIDDEN extern int gs_init_done;
+
+/* enforcing: a ledger is in force for this process */
+static inline bool gs_enforcing(void)
+{
+	if (gs_unlikely(!__atomic_load_n(&gs_init_done, __ATOMIC_ACQUIRE)))
+		gs_init_slow();
+	return gs.active && !gs.exiting;
+}
+
+/* the slot of this process (claimed on first use), or NULL */
+GS_HIDDEN struct gs_usage_slot *gs_slot(void);
+/* count the calling thread as one that uses the GPU (once per thread) */
+GS_HIDDEN void gs_thread_register(void);
+GS_HIDDEN void gs_stall_begin(void);
+GS_HIDDEN void gs_stall_end(int ldev, uint64_t ns);
+GS_HIDDEN void gs_maybe_reclaim(bool force);
+/* ledger index of a CUDA ordinal (CUDA_VISIBLE_DEVICES remaps), or -1 */
+GS_HIDDEN int gs_ledger_dev(CUdevice ordinal);
+/* ledger index of the current context's device, or -1 */
+GS_HIDDEN int gs_current_dev(void);
+GS_HIDDEN uint64_t gs_mem_limit(int ldev);
+GS_HIDDEN uint32_t gs_share_ppm(int ldev);
+GS_HIDDEN uint32_t gs_period_us(void);
+
+/* allocmap.c: what this process reserved, by pointer or handle */
+enum gs_alloc_kind { GS_ALLOC_PTR = 1, GS_ALLOC_HANDLE = 2, GS_ALLOC_ARRAY = 3 };
+GS_HIDDEN void gs_map_put(int kind, uint64_t key, uint64_t size, int ldev);
+GS_HIDDEN bool gs_map_take(int kind, uint64_t key, uint64_t *size, int *ldev);
+GS_HIDDEN void gs_map_reset(void);
+
+/* memory.c */
+GS_HIDDEN CUresult gs_mem_acquire(int ldev, uint64_t bytes);
+GS_HIDDEN void gs_mem_unacquire(int ldev, uint64_t bytes);
+
+/* compute.c */
+GS_HIDDEN void gs_compute_reset(void);
+
+#endif

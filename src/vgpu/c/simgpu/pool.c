@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Stream-ordered allocation and memory pools.  The simulator takes and
+ * gives back device memory at the call, not when the stream reaches it:
+ * a pool never caches freed memory (release threshold 0), so what a
+ * process frees is at once free for the others.
+ */
+#include <stdlib.h>
+
+#include "simgpu.h"
+
+static CUresult stream_device(CUstream stream, int *dev)
+{
+	struct CUstream_st *s;
+	CUresult res = sim_stream_resolve(stream, &s);
+
+	if (!res)
+		*dev = s->ctx->dev;
+	return res;
+}
+
+SIM_EXPORT CUresult cuMemAllocAsync(CUdeviceptr *dptr, size_t bytesize,
+				    CUstream stream)
+{
+	int dev;
+	CUresult res = stream_device(stream, &dev);
+
+	return res ? res : sim_alloc(dev, bytesize, SIM_ALLOC_ASYNC, dptr);
+}
+
+SIM_EXPORT CUresult cuMemFreeAsync(CUdeviceptr dptr, CUstream stream)
+{
+	int dev;
+	CUresult res = stream_device(stream, &dev);
+
+	if (res)
+		return res;
+	return sim_free(dptr, 1u << SIM_ALLOC_ASYNC | 1u << SIM_ALLOC_MEM);
+}
+
+static bool pool_valid(CUmemoryPool pool)
+{
+	return pool && pool->magic == SIM_POOL_MAGIC;
+}
+
+SIM_EXPORT CUresult cuMemAllocFromPoolAsync(CUdeviceptr *dptr, size_t bytesize,
+					    CUmemoryPool pool,
+					    CUstream stream)
+{
+	int dev;
+	CUresult res = stream_device(stream, &dev);
+
+	if (res)
+		return res;
+	if (!pool_valid(pool))
+		return CUDA_ERROR_INVALID_VALUE;
+	return sim_alloc(pool->dev, bytesize, SIM_ALLOC_ASYNC, dptr);
+}
+
+SIM_EXPORT CUresult cuMemPoolCreate(CUmemoryPool *pool,
+				    const CUmemPoolProps *props)
+{
+	struct CUmemPoolHandle_st *p;
+	CUresult res = sim_check_init();
+
+	if (res)
+		return res;
+	if (!pool || !props ||
+	    props->allocType != CU_MEM_ALLOCATION_TYPE_PINNED ||
+	    props->location.type != CU_MEM_LOCATION_TYPE_DEVICE)
+		return CUDA_ERROR_INVALID_VALUE;
+	res = sim_check_device(props->location.id);
+	if (res)
+		return res;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	p->magic = SIM_POOL_MAGIC;
+	p->dev = props->location.id;
+	*pool = p;
+	return CUDA_SUCCESS;
+}
+
+SIM_EXPORT CUresult cuMemPoolDestroy(CUmemoryPool pool)
+{
+	CUresult res = sim_check_init();
+
+	if (res)
+		return res;
+	if (!pool_valid(pool) || pool->is_default)
+		return CUDA_ERROR_INVALID_VALUE;
+	pool->magic = 0;
+	free(pool);
+	return CUDA_SUCCESS;
+}
+
+SIM_EXPORT CUresult cuMemPoolTrimTo(CUmemoryPool pool, size_t minBytesToKeep)
+{
+	(void)minBytesToKeep;
+	return pool_valid(pool) ? CUDA_SUCCESS : CUDA_ERROR_INVALID_VALUE;
+}
+
+SIM_EXPORT CUresult cuDeviceGetDefaultMemPool(CUmemoryPool *pool, CUdevice dev)
+{
+	CUresult res = sim_check_device(dev);
+
+	if (res)
+		return res;
+	if (!pool)
+		return CUDA_ERROR_INVALID_VALUE;
+	*pool = &sim.default_pool[dev];
+	return CUDA_SUCCESS;
+}
+
+SIM_EXPORT CUresult cuDeviceGetMemPool(CUmemoryPool *pool, CUdevice dev)
+{
+	return cuDeviceGetDefaultMemPool(pool, dev);
+}
