@@ -43,7 +43,7 @@ export function formatUnit(r: ResolvedUnit): string {
 export async function systemdCommand(argv: string[]): Promise<number> {
   const [sub, ...rest] = argv;
   if (sub !== 'show') throw new GpusliceError('GS_ERR_USAGE', USAGE);
-  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, strict: true, options: { root: { type: 'string' }, json: { type: 'boolean' } } });
+  const { values, positionals } = parseArgs({ args: rest, allowPositionals: true, strict: true, options: { root: { type: 'string' }, json: { type: 'boolean' }, 'state-dir': { type: 'string' } } });
   if (positionals.length !== 1) throw new GpusliceError('GS_ERR_USAGE', USAGE);
   const r = await resolveUnit(positionals[0], { root: values.root });
   if (values.json) {

@@ -4,7 +4,12 @@ import { validateFileIssues, fileKind, formatIssue } from '../config/index.js';
 import { GpusliceError } from '../errors.js';
 
 export async function validateCommand(argv: string[]): Promise<number> {
-  const files = argv.filter((a) => a !== '--');
+  // every command takes --state-dir; validate needs none, so it is accepted and unused
+  const files: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--state-dir') i++;
+    else if (!argv[i].startsWith('--state-dir=') && argv[i] !== '--') files.push(argv[i]);
+  }
   if (files.length === 0 || files.some((f) => f.startsWith('-') && f !== '-')) {
     throw new GpusliceError('GS_ERR_USAGE', 'usage: gpuslice validate FILE… (policy .yaml/.yml, or unit files and drop-ins)');
   }
