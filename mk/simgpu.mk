@@ -14,7 +14,8 @@ SIMGPU_COMMON := config shm slots timeline
 SIMGPU_CUDA_OBJS := $(patsubst %,$(SIMGPU_OUT)/obj/%.o,$(SIMGPU_COMMON) \
 	device context alloc_table memory pool vmm stream graph launch \
 	errors legacy procaddr)
-SIMGPU_NVML_OBJS := $(patsubst %,$(SIMGPU_OUT)/obj/%.o,$(SIMGPU_COMMON) nvml)
+SIMGPU_NVML_OBJS := $(patsubst %,$(SIMGPU_OUT)/obj/%.o,$(SIMGPU_COMMON) nvml \
+	nvml_procs)
 SIMGPU_HDRS := $(wildcard $(SIMGPU_SRC)/*.h) $(GS_CUDA_INC)/gs_cuda.h
 GPULOAD_OBJS := $(patsubst $(GPULOAD_SRC)/%.c,$(OUT)/gpuload-obj/%.o,\
 	$(wildcard $(GPULOAD_SRC)/*.c))

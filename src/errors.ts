@@ -41,6 +41,8 @@ export const ERROR_CODES = [
   'GS_ERR_LEDGER_FORMAT',
   'GS_ERR_LEDGER_LIMITS',
   'GS_ERR_LEDGER_IO',
+  'GS_ERR_SIMGPU_SETUP',
+  'GS_ERR_SIMGPU_STATE',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -13,10 +13,10 @@ const BPF_LINK_TYPE_CGROUP = 3;
 
 /**
  * bpf_link__open on a pin, and the id of the cgroup the link is attached to,
- * from bpf_obj_get_info_by_fd: 0n once the kernel detached it because the cgroup
+ * and the program it runs, from bpf_obj_get_info_by_fd: cgroupId is 0n once the kernel detached it because the cgroup
  * was removed. Throws GS_ERR_BPF_PIN when the pin cannot be opened.
  */
-export function readPinnedLink(pin: string): { link: BpfLink | null; cgroupId: bigint } {
+export function readPinnedLink(pin: string): { link: BpfLink | null; cgroupId: bigint; progId: number } {
   const lib = libbpf();
   const link = lib.linkOpen(pin);
   if (!link) {
@@ -33,7 +33,7 @@ export function readPinnedLink(pin: string): { link: BpfLink | null; cgroupId: b
     lib.linkDestroy(link);
     throw new GpusliceError('GS_ERR_BPF_PIN', `the pin ${pin} is not a cgroup link: remove it`, { op: 'bpf_obj_get_info_by_fd', path: pin });
   }
-  return { link, cgroupId: info.readBigUInt64LE(16) };
+  return { link, cgroupId: info.readBigUInt64LE(16), progId: info.readUInt32LE(8) };
 }
 
 export interface AdoptedContainer {

@@ -43,8 +43,16 @@ test('after SIGKILL of the loader the container stays gated, and a new gate adop
   // the gap: no process holds the gate, the pins do
   assert.deepEqual(await probe(cg.path, [open(`${dev}/gpu0`, 'rw'), open(`${dev}/gpu1`, 'r')]), ['ENXIO', 'EPERM']);
 
+  const progOf = () => {
+    const { link, progId } = readPinnedLink(join(pinDir, 'links', String(cg.id)));
+    if (link) libbpf().linkDestroy(link);
+    return progId;
+  };
+  const before = progOf();
   const { gate } = await openGate(t, { pinDir });
   assert.deepEqual(gate.gated(), [cg.id]);
+  // the adopted link now runs the program the new gate loaded (BPF_LINK_UPDATE, no detach)
+  assert.notEqual(progOf(), before);
   const events: DenialEvent[] = [];
   gate.onDenial((ev) => events.push(ev));
   gate.drainEvents();

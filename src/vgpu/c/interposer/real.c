@@ -98,11 +98,13 @@ static void nvml_used(void *h)
 	GS_NVML_USED(GS_RESOLVE_USED)
 }
 
-static int cuda_done, nvml_done;
+int gs_cuda_done;
+static int nvml_done;
 
 void gs_real_cuda(void)
 {
-	resolve("libcuda.so.1", cuda_entries, N_CUDA, &cuda_done, cuda_used);
+	resolve("libcuda.so.1", cuda_entries, N_CUDA, &gs_cuda_done,
+		cuda_used);
 }
 
 void gs_real_nvml(void)

@@ -62,9 +62,17 @@ GS_HIDDEN void gs_real_nvml(void);
 GS_HIDDEN void *gs_wrapper_for(const void *real_fn);
 GS_HIDDEN void *gs_wrapper_named(const char *name);
 
+GS_HIDDEN extern int gs_cuda_done;
+static inline void gs_need_cuda(void)
+{
+	if (gs_unlikely(!__atomic_load_n(&gs_cuda_done, __ATOMIC_ACQUIRE)))
+		gs_real_cuda();
+}
+
 /* the driver call, or CUDA_ERROR_NOT_FOUND where the driver lacks it */
 #define GS_REAL(name, ...)                                                  \
-	(gs_real.name ? gs_real.name(__VA_ARGS__) : CUDA_ERROR_NOT_FOUND)
+	(gs_need_cuda(), gs_real.name ? gs_real.name(__VA_ARGS__)            \
+				      : CUDA_ERROR_NOT_FOUND)
 
 /* state.c: the process's view of its container */
 struct gs_state {

@@ -129,7 +129,11 @@ int sim_config_load(struct sim_config *cfg)
 		if (line[0] == '#' || !line[0])
 			continue;
 		eq = strchr(line, '=');
+		if (eq)
+			*eq = '\0';
 		if (!eq || apply_line(cfg, line, eq + 1)) {
+			if (eq)
+				*eq = '=';
 			sim_log(SIM_LOG_ERROR, "%s:%d: bad line '%s'", path,
 				lineno, line);
 			err = -EINVAL;

@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * gpuload [options]
+ *   --device N            device ordinal (0)
+ *   --alloc SIZE          bytes to allocate (0), in --chunk SIZE pieces
+ *                         (64M); stops at the first failure
+ *   --alloc-api API       mem|pitch|managed|async|pool|create|array (mem)
+ *   --kernel-us US        device time of each gs_spin launch (1000)
+ *   --kernels N | --duration S   how many launches, or for how long
+ *   --launch-api API      kernel|ex|coop|graph (kernel)
+ *   --stream-sync         wait for each launch before the next
+ *   --hold S              keep the memory S seconds after reporting
+ *   --entry MODE          linked|dlsym|procaddress (linked)
+ *   --per-thread          procaddress: ask for the per-thread stream calls
+ *   --json                one line: {"device":0,"allocated_bytes":N,
+ *                         "alloc_error":"CUDA_ERROR_OUT_OF_MEMORY"|null,
+ *                         "mem_total":N,"mem_free":N,"kernels":N,
+ *                         "elapsed_s":X,"kernels_per_s":X}
+ *   --resolve NAME[@VER][:ptds] ...   print what cuGetProcAddress_v2 gives
+ * SIZE: bytes with an optional K, M, G or T (powers of 1024; Ki, MiB... too).
+ * The report is printed (and flushed) before --hold, so a test can read it
+ * while the memory is still held.  Exit status: 0 when the run completed
+ * (an allocation failure is a result, not an error), 1 when the driver
+ * could not be set up, 2 for bad usage, 3 when a launch failed.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "gpuload.h"
+
+int gl_parse_size(const char *s, size_t *out)
+{
+	char *end;
+	double v;
+	int shift = 0;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return -EINVAL;
+	switch (*end) {
+	case 'K': case 'k': shift = 10; end++; break;
+	case 'M': case 'm': shift = 20; end++; break;
+	case 'G': case 'g': shift = 30; end++; break;
+	case 'T': case 't': shift = 40; end++; break;
+	}
+	if (*end == 'i')
+		end++;
+	if (*end == 'B')
+		end++;
+	if (*end)
+		return -EINVAL;
+	*out = (size_t)(v * (double)(1ULL << shift));
+	return 0;
+}
+
+static int pick(const char *arg, const char *const *names, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (!strcmp(arg, names[i]))
+			return i;
+	return -1;
+}
+
+static const char *const entries[] = { "linked", "dlsym", "procaddress" };
+static const char *const alloc_apis[] = { "mem",   "pitch", "managed",
+					  "async", "pool",  "create",
+					  "array" };
+static const char *const launch_apis[] = { "kernel", "ex", "coop", "graph" };
+#define N(a) ((int)(sizeof(a) / sizeof(a[0])))
+
+static int parse(int argc, char **argv, struct gl_options *o)
+{
+	static const struct option longopts[] = {
+		{ "device", 1, 0, 'd' },    { "alloc", 1, 0, 'a' },
+		{ "chunk", 1, 0, 'c' },     { "alloc-api", 1, 0, 'A' },
+		{ "kernel-us", 1, 0, 'u' }, { "kernels", 1, 0, 'k' },
+		{ "duration", 1, 0, 't' },  { "launch-api", 1, 0, 'L' },
+		{ "stream-sync", 0, 0, 's' }, { "hold", 1, 0, 'h' },
+		{ "entry", 1, 0, 'e' },     { "per-thread", 0, 0, 'p' },
+		{ "json", 0, 0, 'j' },      { 0, 0, 0, 0 },
+	};
+	int c, v;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd': o->device = atoi(optarg); break;
+		case 'a': if (gl_parse_size(optarg, &o->alloc)) return -EINVAL; break;
+		case 'c': if (gl_parse_size(optarg, &o->chunk)) return -EINVAL; break;
+		case 'u': o->kernel_us = atof(optarg); break;
+		case 'k': o->kernels = atol(optarg); break;
+		case 't': o->duration_s = atof(optarg); break;
+		case 's': o->stream_sync = true; break;
+		case 'h': o->hold_s = atof(optarg); break;
+		case 'p': o->per_thread = true; break;
+		case 'j': o->json = true; break;
+		case 'e':
+			v = pick(optarg, entries, N(entries));
+			if (v < 0)
+				return -EINVAL;
+			o->entry = v;
+			break;
+		case 'A':
+			v = pick(optarg, alloc_apis, N(alloc_apis));
+			if (v < 0)
+				return -EINVAL;
+			o->alloc_api = v;
+			break;
+		case 'L':
+			v = pick(optarg, launch_apis, N(launch_apis));
+			if (v < 0)
+				return -EINVAL;
+			o->launch_api = v;
+			break;
+		default:
+			return -EINVAL;
+		}
+	}
+	if (optind < argc || o->chunk == 0 || o->kernel_us < 0)
+		return -EINVAL;
+	return 0;
+}
+
+static void sleep_s(double s)
+{
+	struct timespec ts = { .tv_sec = (time_t)s,
+			       .tv_nsec = (long)((s - (double)(time_t)s) * 1e9) };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+struct gl_result {
+	size_t allocated;
+	const char *alloc_error;
+	size_t mem_total, mem_free;
+	long kernels;
+	double elapsed_s;
+};
+
+static void report(const struct gl_options *o, const struct gl_result *r)
+{
+	double kps = r->elapsed_s > 0 ? (double)r->kernels / r->elapsed_s : 0;
+
+	if (o->json) {
+		printf("{\"device\":%d,\"allocated_bytes\":%zu,\"alloc_error\":",
+		       o->device, r->allocated);
+		if (r->alloc_error)
+			printf("\"%s\"", r->alloc_error);
+		else
+			printf("null");
+		printf(",\"mem_total\":%zu,\"mem_free\":%zu,\"kernels\":%ld,"
+		       "\"elapsed_s\":%.6f,\"kernels_per_s\":%.3f}\n",
+		       r->mem_total, r->mem_free, r->kernels, r->elapsed_s,
+		       kps);
+	} else {
+		printf("device %d: allocated %zu bytes (%s), free %zu of %zu\n"
+		       "%ld kernels in %.3f s: %.1f per second\n",
+		       o->device, r->allocated,
+		       r->alloc_error ? r->alloc_error : "ok", r->mem_free,
+		       r->mem_total, r->kernels, r->elapsed_s, kps);
+	}
+	fflush(stdout);
+}
+
+#define CHECK(call)                                                          \
+	do {                                                                 \
+		res = (call);                                                \
+		if (res) {                                                   \
+			fprintf(stderr, "gpuload: %s: %s\n", #call,          \
+				gl_err_name(&d, res));                       \
+			status = 1;                                          \
+			goto out;                                            \
+		}                                                            \
+	} while (0)
+
+static int run(const struct gl_options *o)
+{
+	struct gl_result r = { 0 };
+	struct gl_allocs *allocs = NULL;
+	CUstream stream = NULL;
+	CUcontext ctx = NULL;
+	struct gl_driver d;
+	CUdevice dev;
+	CUresult res;
+	int status = 0;
+
+	memset(&d, 0, sizeof(d));
+	if (gl_driver_load(&d, o->entry, o->per_thread))
+		return 1;
+	CHECK(d.Init(0));
+	CHECK(d.DeviceGet(&dev, o->device));
+	CHECK(d.PrimaryCtxRetain(&ctx, dev));
+	CHECK(d.CtxSetCurrent(ctx));
+	CHECK(d.StreamCreate(&stream, CU_STREAM_NON_BLOCKING));
+	res = gl_alloc_all(&d, o, stream, &allocs, &r.allocated);
+	if (res)
+		r.alloc_error = gl_err_name(&d, res);
+	CHECK(d.MemGetInfo(&r.mem_free, &r.mem_total));
+	if (o->kernels >= 0 || o->duration_s > 0) {
+		res = gl_run_kernels(&d, o, stream, &r.kernels, &r.elapsed_s);
+		if (res) {
+			fprintf(stderr, "gpuload: launch: %s\n",
+				gl_err_name(&d, res));
+			status = 3;
+		}
+	}
+	report(o, &r);
+	if (o->hold_s > 0)
+		sleep_s(o->hold_s);
+out:
+	gl_free_all(&d, allocs, stream);
+	if (stream)
+		d.StreamDestroy(stream);
+	if (ctx)
+		d.PrimaryCtxRelease(dev);
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	struct gl_options o = {
+		.chunk = 64ULL << 20,
+		.kernel_us = 1000,
+		.kernels = -1,
+	};
+
+	if (argc > 2 && !strcmp(argv[1], "--resolve")) {
+		/* every argument after it is a name */
+		return gl_resolve(argc - 2, argv + 2);
+	}
+	if (parse(argc, argv, &o)) {
+		fprintf(stderr, "usage: gpuload [--device N] [--alloc SIZE] "
+				"[--chunk SIZE] [--alloc-api API] "
+				"[--kernel-us US] [--kernels N | --duration S] "
+				"[--launch-api API] [--stream-sync] "
+				"[--hold S] [--entry linked|dlsym|procaddress] "
+				"[--per-thread] [--json]\n"
+				"       gpuload --resolve NAME[@VERSION][:ptds]...\n");
+		return 2;
+	}
+	return run(&o);
+}
