@@ -154,7 +154,8 @@ export class DeviceGate {
     this.retire(state.orphanKeys);
     for (const [id, link] of links) {
       // attached with no rules: the program denies everything there (fail closed)
-      this.opts.logger.warn({ cgroupId: String(id) }, 'device gate: adopted a link with no rules; it denies every device until the container is applied again');
+      // a listener logs it with the container's name; without one the gate says it itself
+    if (this.listeners.size === 0) this.opts.logger.warn({ cgroupId: String(id) }, 'device gate: adopted a link with no rules; it denies every device until the container is applied again');
       this.containers.set(id, { gen: 0, keys: [], link });
     }
   }
@@ -352,7 +353,8 @@ export class DeviceGate {
   }
 
   private dispatch(ev: DenialEvent): void {
-    this.opts.logger.warn({ cgroupId: String(ev.cgroupId), pid: ev.pid, comm: ev.comm, device: `${ev.type} ${ev.major}:${ev.minor}`, access: ev.access }, 'device access denied');
+    // a listener logs it with the container's name; without one the gate says it itself
+    if (this.listeners.size === 0) this.opts.logger.warn({ cgroupId: String(ev.cgroupId), pid: ev.pid, comm: ev.comm, device: `${ev.type} ${ev.major}:${ev.minor}`, access: ev.access }, 'device access denied');
     for (const fn of this.listeners) fn(ev);
   }
 

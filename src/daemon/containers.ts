@@ -30,6 +30,9 @@ export interface Enforcer {
   release(c: Container): Promise<void>;
   /** numbers to show in status, e.g. device denials */
   describe?(c: Container): Promise<Record<string, number>>;
+  /** after a restart, once every surviving container is adopted */
+  adopted?(live: Container[]): Promise<void>;
+  close?(): Promise<void>;
 }
 
 export type SettingsResolver = (spec: ContainerSpec, cgroupPath: string) => ContainerSettings;
@@ -151,10 +154,10 @@ export class Containers {
   }
 
   async info(c: Container): Promise<ContainerInfo> {
-    let denials = 0;
+    const usage: Record<string, number> = {};
     for (const e of this.enforcers) {
       const d = await e.describe?.(c).catch(() => undefined);
-      if (d?.denials) denials += d.denials;
+      for (const [k, v] of Object.entries(d ?? {})) usage[k] = (usage[k] ?? 0) + v;
     }
     return {
       name: c.name,
@@ -166,7 +169,8 @@ export class Containers {
       pids: await c.cgroup.procs().catch(() => []),
       createdAt: c.createdAt,
       env: c.env,
-      denials,
+      denials: usage.denials ?? 0,
+      usage,
     };
   }
 
@@ -206,6 +210,7 @@ export class Containers {
       this.watch(c);
       this.log.info({ container: name }, 'container adopted');
     }
+    for (const e of this.enforcers) await e.adopted?.(this.all());
     // records whose cgroup is gone
     for (const f of await readdir(join(this.stateDir, 'containers'))) {
       const name = f.replace(/\.json$/, '');
@@ -230,8 +235,9 @@ export class Containers {
     this.watchers.set(c.name, w);
   }
 
-  close(): void {
+  async close(): Promise<void> {
     for (const w of this.watchers.values()) w.close();
     this.watchers.clear();
+    for (const e of this.enforcers) await e.close?.();
   }
 }

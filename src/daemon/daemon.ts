@@ -94,7 +94,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     async close() {
       stopping = true;
       await server.close();
-      containers.close();
+      await containers.close();
       log.info('gpuslice daemon stopped; containers keep their enforcement');
     },
   };

@@ -2,12 +2,13 @@
 // default. A bad new version is logged with every FILE:LINE:COL and the last good
 // policy stays in force.
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../paths.js';
 import { watchConfig, formatIssue, type Policy } from '../config/index.js';
 import type { Logger } from '../log.js';
 
 export const ETC_POLICY = '/etc/gpuslice/policy.yaml';
-export const SHIPPED_POLICY = fileURLToPath(new URL('../../../config/policy.yaml', import.meta.url));
+export const SHIPPED_POLICY = join(REPO_ROOT, 'config/policy.yaml');
 
 export interface PolicySource {
   readonly file: string;

@@ -70,6 +70,8 @@ export interface ContainerInfo {
   /** environment `gpuslice run` gives the command */
   env: Record<string, string>;
   denials: number;
+  /** counters from the enforcers: device denials, GPU memory in use, launches, stall */
+  usage: Record<string, number>;
 }
 
 export interface ContainerSettings {

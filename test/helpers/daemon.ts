@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pinDirFor } from '../../src/daemon/enforce-gate.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -70,8 +71,10 @@ export async function startTestDaemon(opts: TestDaemonOptions = {}): Promise<Tes
   };
 }
 
-/** Removes what a test daemon left: its cgroup subtree (killing processes) and state dir. */
+/** Removes what a test daemon left: its cgroup subtree (killing processes), gate pins and state dir. */
 export function cleanupDaemon(d: TestDaemon, mount: string): void {
+  rmSync(pinDirFor(d.stateDir), { recursive: true, force: true });
+  spawnSync('umount', [join(d.stateDir, 'simgpu', 'dev')], { stdio: 'ignore' });
   const root = join(mount, d.cgroupRoot);
   if (existsSync(root)) {
     // kill anything left, then remove deepest first

@@ -99,6 +99,7 @@ struct gl_options {
 	enum gl_entry entry;
 	enum gl_alloc_api alloc_api;
 	enum gl_launch_api launch_api;
+	bool noop; /* launch gs_noop instead of gs_spin */
 	bool per_thread; /* ask cuGetProcAddress for _ptsz/_ptds */
 	bool stream_sync;
 	bool json;

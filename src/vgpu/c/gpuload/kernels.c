@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Launches gs_spin (one thread, --kernel-us each) until --kernels launches
- * or --duration seconds, through the launch call --launch-api names.  With
- * --stream-sync each launch is waited for, so launches per second measure
- * the device time the process actually got.
+ * Launches gs_spin (one thread, --kernel-us each; or gs_noop) until
+ * --kernels launches or --duration seconds, through the launch call
+ * --launch-api names.  With --stream-sync each launch is waited for, so
+ * launches per second measure the device time the process actually got.
  */
 #include <time.h>
 
@@ -85,7 +85,8 @@ CUresult gl_run_kernels(const struct gl_driver *d, const struct gl_options *o,
 	res = d->ModuleLoadData(&mod, gl_spin_ptx);
 	if (res)
 		goto out;
-	res = d->ModuleGetFunction(&l.fn, mod, "gs_spin");
+	res = d->ModuleGetFunction(&l.fn, mod,
+				   o->noop ? "gs_noop" : "gs_spin");
 	if (res)
 		goto out_unload;
 	if (l.api == GL_LAUNCH_GRAPH) {

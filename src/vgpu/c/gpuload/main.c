@@ -6,6 +6,7 @@
  *                         (64M); stops at the first failure
  *   --alloc-api API       mem|pitch|managed|async|pool|create|array (mem)
  *   --kernel-us US        device time of each gs_spin launch (1000)
+ *   --kernel spin|noop    the kernel: gs_spin, or gs_noop (no work at all)
  *   --kernels N | --duration S   how many launches, or for how long
  *   --launch-api API      kernel|ex|coop|graph (kernel)
  *   --stream-sync         wait for each launch before the next
@@ -84,7 +85,8 @@ static int parse(int argc, char **argv, struct gl_options *o)
 		{ "duration", 1, 0, 't' },  { "launch-api", 1, 0, 'L' },
 		{ "stream-sync", 0, 0, 's' }, { "hold", 1, 0, 'h' },
 		{ "entry", 1, 0, 'e' },     { "per-thread", 0, 0, 'p' },
-		{ "json", 0, 0, 'j' },      { 0, 0, 0, 0 },
+		{ "json", 0, 0, 'j' },      { "kernel", 1, 0, 'K' },
+		{ 0, 0, 0, 0 },
 	};
 	int c, v;
 
@@ -100,6 +102,11 @@ static int parse(int argc, char **argv, struct gl_options *o)
 		case 'h': o->hold_s = atof(optarg); break;
 		case 'p': o->per_thread = true; break;
 		case 'j': o->json = true; break;
+		case 'K':
+			if (strcmp(optarg, "spin") && strcmp(optarg, "noop"))
+				return -EINVAL;
+			o->noop = !strcmp(optarg, "noop");
+			break;
 		case 'e':
 			v = pick(optarg, entries, N(entries));
 			if (v < 0)
@@ -238,7 +245,8 @@ int main(int argc, char **argv)
 	if (parse(argc, argv, &o)) {
 		fprintf(stderr, "usage: gpuload [--device N] [--alloc SIZE] "
 				"[--chunk SIZE] [--alloc-api API] "
-				"[--kernel-us US] [--kernels N | --duration S] "
+				"[--kernel-us US] [--kernel spin|noop] "
+				"[--kernels N | --duration S] "
 				"[--launch-api API] [--stream-sync] "
 				"[--hold S] [--entry linked|dlsym|procaddress] "
 				"[--per-thread] [--json]\n"

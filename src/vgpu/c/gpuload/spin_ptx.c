@@ -2,9 +2,10 @@
 /*
  * gs_spin(ns): one thread that spins until the GPU's global timer has
  * advanced ns nanoseconds, so a launch occupies the device for a chosen
- * time on real hardware.  PTX 7.0 for sm_52 runs on any driver since
- * CUDA 11.0 (the driver JIT-compiles it for the GPU at hand).  simgpu reads
- * the entry name and takes ns as the kernel's duration without running it.
+ * time on real hardware; gs_noop returns at once (what a launch costs).
+ * PTX 7.0 for sm_52 runs on any driver since CUDA 11.0 (the driver
+ * JIT-compiles it for the GPU at hand).  simgpu reads the entry names and
+ * takes ns as gs_spin's duration without running anything.
  */
 #include "gpuload.h"
 
@@ -27,5 +28,10 @@ const char gl_spin_ptx[] =
 	"	sub.s64 %rd4, %rd3, %rd2;\n"
 	"	setp.lt.u64 %p1, %rd4, %rd1;\n"
 	"	@%p1 bra $L_spin;\n"
+	"	ret;\n"
+	"}\n"
+	"\n"
+	".visible .entry gs_noop()\n"
+	"{\n"
 	"	ret;\n"
 	"}\n";

@@ -1,0 +1,116 @@
+// Runs gpuload under the interposer on a simulated GPU in a temp dir: the fixture
+// programs of the interposer tests and benchmark. Real processes, real LD_PRELOAD.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initUsage, writeLimits, type Limits } from '../../src/vgpu/ledger.js';
+
+export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
+export const INTERPOSER = join(REPO, 'build/libgpuslice-vgpu.so');
+export const GPULOAD = join(REPO, 'build/gpuload');
+export const SIMLIB = join(REPO, 'build/simgpu');
+export const GiB = 1024 ** 3;
+export const MiB = 1024 ** 2;
+export const ENTRIES = ['linked', 'dlsym', 'procaddress'] as const;
+
+/** Why the interposer tests cannot run here, or null. */
+export function missingBuild(): string | null {
+  for (const f of [INTERPOSER, GPULOAD, join(SIMLIB, 'libcuda.so.1'), join(SIMLIB, 'libnvidia-ml.so.1')]) {
+    if (!existsSync(f)) return `${f} not built (run make)`;
+  }
+  return null;
+}
+
+export interface Sim {
+  dir: string;
+  /** a fresh directory for one container's ledger, limits written, usage initialised */
+  ledger(limits: Limits): Promise<string>;
+  env(ledger: string | null, extra?: Record<string, string>): NodeJS.ProcessEnv;
+}
+
+/**
+ * A simulated GPU of `memory` bytes. The device node is a plain file: these tests are
+ * about the interposer, not the device gate, and a plain file needs no mknod (root).
+ */
+export function makeSim(t: { after: (fn: () => void) => void }, memory = 8 * GiB): Sim {
+  const dir = mkdtempSync(join(tmpdir(), `gs-vgpu-${process.pid}-`));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(join(dir, 'simgpu/dev'), { recursive: true });
+  writeFileSync(join(dir, 'simgpu/config'), `count=1\nmemory=${memory}\n`);
+  writeFileSync(join(dir, 'simgpu/dev/nvidia0'), '');
+  let n = 0;
+  return {
+    dir,
+    async ledger(limits) {
+      const d = join(dir, `ledger${n++}`);
+      await writeLimits(d, limits);
+      await initUsage(d);
+      return d;
+    },
+    env(ledger, extra = {}) {
+      const e: NodeJS.ProcessEnv = {
+        ...process.env,
+        LD_PRELOAD: INTERPOSER,
+        LD_LIBRARY_PATH: SIMLIB,
+        SIMGPU_DIR: join(dir, 'simgpu'),
+        GPUSLICE_STATE_DIR: join(dir, 'state'),
+        ...extra,
+      };
+      delete e.GPUSLICE_LEDGER;
+      if (ledger) e.GPUSLICE_LEDGER = ledger;
+      return e;
+    },
+  };
+}
+
+export interface GpuloadReport {
+  device: number;
+  allocated_bytes: number;
+  alloc_error: string | null;
+  mem_total: number;
+  mem_free: number;
+  kernels: number;
+  elapsed_s: number;
+  kernels_per_s: number;
+}
+
+export interface Run {
+  proc: ChildProcess;
+  /** resolves with the JSON report as soon as it is printed (before --hold ends) */
+  report: Promise<GpuloadReport>;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
+}
+
+export function gpuload(args: string[], env: NodeJS.ProcessEnv, t?: { after: (fn: () => void) => void }): Run {
+  const proc = spawn(GPULOAD, [...args, '--json'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  t?.after(() => {
+    if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+  });
+  let out = '';
+  let err = '';
+  proc.stderr!.on('data', (b) => (err += b));
+  const report = new Promise<GpuloadReport>((resolve, reject) => {
+    proc.stdout!.on('data', (b) => {
+      out += b;
+      const nl = out.indexOf('\n');
+      if (nl >= 0) resolve(JSON.parse(out.slice(0, nl)));
+    });
+    proc.on('exit', (code) => reject(new Error(`gpuload exited ${code} without a report: ${err}`)));
+  });
+  report.catch(() => {});
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) => {
+    proc.on('exit', (code, signal) => setImmediate(() => resolve({ code, signal, stderr: err })));
+  });
+  return { proc, report, exit };
+}
+
+export async function gpuloadDone(args: string[], env: NodeJS.ProcessEnv): Promise<GpuloadReport & { stderr: string }> {
+  const r = gpuload(args, env);
+  const [rep, ex] = await Promise.all([r.report, r.exit]);
+  if (ex.code !== 0) throw new Error(`gpuload ${args.join(' ')} exited ${ex.code}: ${ex.stderr}`);
+  return { ...rep, stderr: ex.stderr };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
