@@ -7,6 +7,7 @@ import type { Policy } from '../config/index.js';
 import type { Logger } from '../log.js';
 import { discoverGpus, NVIDIA_MAJOR, type GpuDiscovery } from '../vgpu/devices.js';
 import { setupSimGpu } from '../vgpu/simgpu.js';
+import { listNvmlGpus, type NvmlGpu } from '../vgpu/nvml.js';
 import { GateEnforcer } from './enforce-gate.js';
 import { VgpuEnforcer } from './enforce-vgpu.js';
 import type { Enforcer } from './containers.js';
@@ -33,13 +34,26 @@ export function simulatedDiscovery(nodes: string[]): GpuDiscovery {
   };
 }
 
+/**
+ * Pure: re-indexes a discovery by NVML index (what nvidia-smi and users call GPU N),
+ * matching each NVML device to its /dev/nvidiaN node by minor number.
+ */
+export function byNvmlIndex(d: GpuDiscovery, nvml: NvmlGpu[]): GpuDiscovery {
+  const gpus = nvml.flatMap((n) => {
+    const g = d.gpus.find((x) => x.vendor === 'nvidia' && x.nodes.some((node) => node.major === NVIDIA_MAJOR && node.minor === n.minor));
+    return g ? [{ ...g, index: n.index }] : [];
+  });
+  return { ...d, gpus };
+}
+
 export async function openGpus(stateDir: string, policy: Policy, log: Logger): Promise<Gpus> {
   const real = policy.devices.simulate ? null : discoverGpus({ root: '/' });
   let gpus: Omit<Gpus, 'enforcers'>;
-  if (real && real.gpus.some((g) => g.vendor === 'nvidia')) {
-    // memory per GPU comes from NVML; until it is read, a GPU counts as unlimited
-    gpus = { list: real.gpus.map((g) => ({ index: g.index, memoryBytes: Number.MAX_SAFE_INTEGER })), simulated: false, env: {}, discovery: real };
-    log.info({ gpus: real.gpus.length }, 'NVIDIA GPUs found');
+  const nvml = real && real.gpus.some((g) => g.vendor === 'nvidia') ? listNvmlGpus() : null;
+  if (real && nvml && nvml.length > 0) {
+    const discovery = byNvmlIndex(real, nvml);
+    gpus = { list: nvml.map((g) => ({ index: g.index, memoryBytes: g.memoryBytes })), simulated: false, env: {}, discovery };
+    log.info({ gpus: nvml.map((g) => ({ index: g.index, minor: g.minor, name: g.name, memory: g.memoryBytes })) }, 'NVIDIA GPUs found');
   } else {
     const sim = policy.devices.simulate ?? DEFAULT_SIMULATION;
     const s = await setupSimGpu(join(stateDir, 'simgpu'), { count: sim.count, memoryBytes: sim.memory });

@@ -112,3 +112,18 @@ test('cuGetProcAddress_v2 maps a name and a CUDA version to the ABI version', as
     procCases.map(([, sym, status]) => [sym, status, sym ? 'CUDA_SUCCESS' : 'CUDA_ERROR_NOT_FOUND']),
   );
 });
+
+test('a process killed while holding the state lock hangs no one', async (t) => {
+  if (!need(t, 'root')) return;
+  const sg = await makeSimGpu(t, { count: 1, memoryBytes: GiB });
+  // dies by SIGKILL inside its first allocation, between the device's and
+  // its own counter updates: the lock is held and the counters disagree
+  const crash = await gpuload(t, { ...sg, env: { ...sg.env, SIMGPU_TEST_CRASH_LOCKED: '1' } as typeof sg.env }, ['--alloc', '64M', '--json']);
+  assert.equal(crash.code, 'SIGKILL');
+  assert.equal((await readSimGpuState(sg.dir))!.devices[0].used, 64n * MiB);
+  // the next locker gets EOWNERDEAD, recounts from the slots, goes on
+  const next = await gpuload(t, sg, ['--alloc', '1G', '--json']);
+  assert.equal(next.code, 0, next.stderr);
+  assert.equal(BigInt(next.report!.allocated_bytes), GiB);
+  assert.equal((await readSimGpuState(sg.dir))!.devices[0].used, 0n);
+});

@@ -35,6 +35,8 @@
 
 int gl_parse_size(const char *s, size_t *out)
 {
+	static const char units[] = "KMGT";
+	const char *u;
 	char *end;
 	double v;
 	int shift = 0;
@@ -43,11 +45,10 @@ int gl_parse_size(const char *s, size_t *out)
 	v = strtod(s, &end);
 	if (errno || end == s || v < 0)
 		return -EINVAL;
-	switch (*end) {
-	case 'K': case 'k': shift = 10; end++; break;
-	case 'M': case 'm': shift = 20; end++; break;
-	case 'G': case 'g': shift = 30; end++; break;
-	case 'T': case 't': shift = 40; end++; break;
+	u = *end ? strchr(units, *end & ~0x20) : NULL;
+	if (u) {
+		shift = 10 * (int)(u - units + 1);
+		end++;
 	}
 	if (*end == 'i')
 		end++;
@@ -79,29 +80,58 @@ static const char *const launch_apis[] = { "kernel", "ex", "coop", "graph" };
 static int parse(int argc, char **argv, struct gl_options *o)
 {
 	static const struct option longopts[] = {
-		{ "device", 1, 0, 'd' },    { "alloc", 1, 0, 'a' },
-		{ "chunk", 1, 0, 'c' },     { "alloc-api", 1, 0, 'A' },
-		{ "kernel-us", 1, 0, 'u' }, { "kernels", 1, 0, 'k' },
-		{ "duration", 1, 0, 't' },  { "launch-api", 1, 0, 'L' },
-		{ "stream-sync", 0, 0, 's' }, { "hold", 1, 0, 'h' },
-		{ "entry", 1, 0, 'e' },     { "per-thread", 0, 0, 'p' },
-		{ "json", 0, 0, 'j' },      { "kernel", 1, 0, 'K' },
-		{ 0, 0, 0, 0 },
+		{ "device", required_argument, NULL, 'd' },
+		{ "alloc", required_argument, NULL, 'a' },
+		{ "chunk", required_argument, NULL, 'c' },
+		{ "alloc-api", required_argument, NULL, 'A' },
+		{ "kernel-us", required_argument, NULL, 'u' },
+		{ "kernel", required_argument, NULL, 'K' },
+		{ "kernels", required_argument, NULL, 'k' },
+		{ "duration", required_argument, NULL, 't' },
+		{ "launch-api", required_argument, NULL, 'L' },
+		{ "stream-sync", no_argument, NULL, 's' },
+		{ "hold", required_argument, NULL, 'h' },
+		{ "entry", required_argument, NULL, 'e' },
+		{ "per-thread", no_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int c, v;
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'd': o->device = atoi(optarg); break;
-		case 'a': if (gl_parse_size(optarg, &o->alloc)) return -EINVAL; break;
-		case 'c': if (gl_parse_size(optarg, &o->chunk)) return -EINVAL; break;
-		case 'u': o->kernel_us = atof(optarg); break;
-		case 'k': o->kernels = atol(optarg); break;
-		case 't': o->duration_s = atof(optarg); break;
-		case 's': o->stream_sync = true; break;
-		case 'h': o->hold_s = atof(optarg); break;
-		case 'p': o->per_thread = true; break;
-		case 'j': o->json = true; break;
+		case 'd':
+			o->device = atoi(optarg);
+			break;
+		case 'a':
+			if (gl_parse_size(optarg, &o->alloc))
+				return -EINVAL;
+			break;
+		case 'c':
+			if (gl_parse_size(optarg, &o->chunk))
+				return -EINVAL;
+			break;
+		case 'u':
+			o->kernel_us = atof(optarg);
+			break;
+		case 'k':
+			o->kernels = atol(optarg);
+			break;
+		case 't':
+			o->duration_s = atof(optarg);
+			break;
+		case 's':
+			o->stream_sync = true;
+			break;
+		case 'h':
+			o->hold_s = atof(optarg);
+			break;
+		case 'p':
+			o->per_thread = true;
+			break;
+		case 'j':
+			o->json = true;
+			break;
 		case 'K':
 			if (strcmp(optarg, "spin") && strcmp(optarg, "noop"))
 				return -EINVAL;

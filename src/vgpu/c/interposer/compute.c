@@ -10,8 +10,14 @@
  * Event time includes any wait behind other contexts' work, which only ever
  * makes a sample longer than the kernel; so the estimate is the minimum of
  * the last WINDOW samples: it drops at once when a kernel gets shorter and
- * rises within WINDOW samples when it really gets longer.  A function not
- * yet measured costs the process's last measured kernel.
+ * rises within WINDOW samples when it really gets longer.  Until its window
+ * is full, every launch of a function is sampled.
+ *
+ * A function not yet measured is charged a whole burst (share x period), and
+ * the difference is refunded to the bucket once its first sample arrives:
+ * guessing low would let a new process flood the device with work it never
+ * pays for (and whose queue inflates everyone else's samples); guessing high
+ * only delays its first launches by the time one kernel takes.
  *
  * Pacing.  A token bucket per device in vgpu.usage, shared by all the
  * container's processes, holds GPU time in ns.  It is refilled at
@@ -35,10 +41,11 @@
 #include "vgpu.h"
 
 #define FN_SLOTS 4096 /* power of two */
-#define WINDOW 8
+#define WINDOW 16
 #define SAMPLE_EVERY 8
 #define MAX_PENDING 16
 #define DEFAULT_COST_NS 100000ull
+#define PENDING_POLL_NS 500000ull /* sleep step while a refund may come */
 #define MIN_SLEEP_NS 20000ull
 
 struct fn_est {
@@ -47,12 +54,18 @@ struct fn_est {
 	uint64_t launches;
 	uint64_t win[WINDOW];	 /* under sample_lock */
 	unsigned int nwin;
+	int ldev;
+	uint64_t unmeasured_n;	 /* launches charged before est_ns was known */
+	uint64_t unmeasured_ns;	 /* and what they were charged */
 };
 
 struct pending {
 	struct fn_est *fn;
 	CUevent start, end;
 };
+
+static void settle_unmeasured(struct fn_est *fn);
+static void poll_samples(void);
 
 static struct fn_est fns[FN_SLOTS];
 static uint64_t last_cost_ns = DEFAULT_COST_NS;
@@ -148,9 +161,14 @@ static void pace(int ldev, uint64_t cost, CUstream stream, bool ptsz)
 			wait = MIN_SLEEP_NS;
 		if (wait > (uint64_t)gs_period_us() * 1000)
 			wait = (uint64_t)gs_period_us() * 1000;
+		/* a sample in flight may refund a bootstrap charge: look often */
+		if (__atomic_load_n(&npending, __ATOMIC_RELAXED) &&
+		    wait > PENDING_POLL_NS)
+			wait = PENDING_POLL_NS;
 		ts.tv_sec = wait / 1000000000ull;
 		ts.tv_nsec = wait % 1000000000ull;
 		nanosleep(&ts, NULL);
+		poll_samples();
 	}
 	if (stalled_since) {
 		now = gs_now_ns();
@@ -168,6 +186,31 @@ static void sample_done(struct fn_est *fn, uint64_t ns)
 			m = fn->win[i];
 	__atomic_store_n(&fn->est_ns, m ? m : 1, __ATOMIC_RELEASE);
 	__atomic_store_n(&last_cost_ns, m ? m : 1, __ATOMIC_RELAXED);
+	settle_unmeasured(fn);
+}
+
+/*
+ * Refund what launches charged before the estimate existed, less their real
+ * cost; whoever exchanges the counters settles them, so each charge is
+ * settled exactly once, whether by the sampler or by a racing launch.
+ */
+static void settle_unmeasured(struct fn_est *fn)
+{
+	uint64_t est = __atomic_load_n(&fn->est_ns, __ATOMIC_ACQUIRE);
+	uint64_t n, charged, cost;
+	struct gs_usage_slot *s;
+
+	if (!est || !__atomic_load_n(&fn->unmeasured_n, __ATOMIC_RELAXED))
+		return;
+	n = gs_xchg(&fn->unmeasured_n, 0);
+	charged = gs_xchg(&fn->unmeasured_ns, 0);
+	cost = n * est;
+	if (charged > cost && gs_share_ppm(fn->ldev) < GS_SHARE_ONE)
+		__atomic_add_fetch(&gs.use->dev[fn->ldev].tokens_ns,
+				   (int64_t)(charged - cost), __ATOMIC_RELAXED);
+	s = gs_slot();
+	if (s)
+		gs_add(&s->dev[fn->ldev].gpu_ns, cost);
 }
 
 /* non-blocking: collect the samples whose end event has completed */
@@ -198,6 +241,7 @@ static void poll_samples(void)
 
 struct gs_launch {
 	int ldev;
+	bool unmeasured;
 	uint64_t cost;
 	struct fn_est *fn;
 	CUstream stream; /* events go here; 0 resolved per variant */
@@ -218,14 +262,21 @@ static bool launch_begin(struct gs_launch *L, uint64_t key, CUstream s,
 	poll_samples();
 	L->fn = fn_lookup(key);
 	L->cost = L->fn ? __atomic_load_n(&L->fn->est_ns, __ATOMIC_ACQUIRE) : 0;
-	if (!L->cost)
+	L->unmeasured = L->fn && !L->cost;
+	if (L->unmeasured) {
+		uint32_t ppm = gs_share_ppm(L->ldev);
+
+		L->fn->ldev = L->ldev;
+		L->cost = (uint64_t)gs_period_us() * 1000 / GS_SHARE_ONE * ppm;
+	} else if (!L->cost) {
 		L->cost = __atomic_load_n(&last_cost_ns, __ATOMIC_RELAXED);
+	}
 	pace(L->ldev, L->cost, s, ptsz);
 	L->start = L->end = NULL;
 	L->stream = !s && ptsz ? CU_STREAM_PER_THREAD : s;
 	n = L->fn ? __atomic_fetch_add(&L->fn->launches, 1, __ATOMIC_RELAXED)
 		  : 1;
-	if (n % SAMPLE_EVERY != 0 ||
+	if ((n >= WINDOW && n % SAMPLE_EVERY != 0) ||
 	    __atomic_load_n(&npending, __ATOMIC_RELAXED) >= MAX_PENDING ||
 	    capturing(s, ptsz))
 		return true;
@@ -273,8 +324,13 @@ static void launch_end(struct gs_launch *L, CUresult r)
 		return;
 	}
 	s = gs_slot();
-	if (s) {
+	if (s)
 		gs_add(&s->dev[L->ldev].launches, 1);
+	if (L->unmeasured) {
+		gs_add(&L->fn->unmeasured_n, 1);
+		gs_add(&L->fn->unmeasured_ns, L->cost);
+		settle_unmeasured(L->fn); /* the estimate may have come meanwhile */
+	} else if (s) {
 		gs_add(&s->dev[L->ldev].gpu_ns, L->cost);
 	}
 }

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -64,6 +65,7 @@ SIM_EXPORT CUresult cuInit(unsigned int flags)
 		res = CUDA_ERROR_OPERATING_SYSTEM;
 		goto out;
 	}
+	sim_test_crash_locked = getenv("SIMGPU_TEST_CRASH_LOCKED") != NULL;
 	for (d = 0; d < SIM_MAX_DEVICES; d++) {
 		sim.default_pool[d].magic = SIM_POOL_MAGIC;
 		sim.default_pool[d].dev = d;

@@ -50,6 +50,7 @@ uint64_t sim_now_ns(void);
 void sim_sleep_until(uint64_t t_ns);
 
 /* slots.c: per-process slots and memory accounting */
+extern bool sim_test_crash_locked; /* SIMGPU_TEST_CRASH_LOCKED, for tests */
 int sim_proc_start_ticks(int pid, uint64_t *ticks);
 bool sim_slot_alive(const struct sim_proc *p);
 int sim_reclaim_dead(struct sim_state *s);

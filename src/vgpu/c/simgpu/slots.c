@@ -17,6 +17,8 @@
 
 #define PID_BITS 22 /* pid_max is at most 2^22 */
 
+bool sim_test_crash_locked;
+
 int sim_proc_start_ticks(int pid, uint64_t *ticks)
 {
 	char path[64], buf[1024], *p;
@@ -184,6 +186,9 @@ int sim_mem_reserve(struct sim_state *s, struct sim_proc *p, int dev,
 		goto out_unlock;
 	}
 	d->used += bytes;
+	/* test hook: die between the two updates, holding the lock */
+	if (sim_test_crash_locked)
+		raise(SIGKILL);
 	p->mem[dev] += bytes;
 	if (d->used > d->peak_used)
 		d->peak_used = d->used;
