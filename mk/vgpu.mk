@@ -28,3 +28,9 @@ $(OUT)/ledger-vectors: $(VGPU_LEDGER_SRCS) $(VGPU_DIR)/ledger-vectors.c $(VGPU_H
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(VGPU_CFLAGS) -o $@ $(VGPU_LEDGER_SRCS) \
 		$(VGPU_DIR)/ledger-vectors.c
+
+# the benchmark's driver-call loop (bench/interposer.sh runs it)
+all: $(OUT)/interposer-bench
+$(OUT)/interposer-bench: bench/interposer-bench.c src/vgpu/c/include/gs_cuda.h $(OUT)/simgpu/libcuda.so
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Isrc/vgpu/c/include -o $@ $< -L$(OUT)/simgpu -lcuda

@@ -563,7 +563,7 @@ typedef struct nvmlProcessInfo_st {
 	unsigned long long usedGpuMemory;
 	unsigned int gpuInstanceId;
 	unsigned int computeInstanceId;
-} nvmlProcessInfo_t;
+} nvmlProcessInfo_v2_t, nvmlProcessInfo_t;
 
 typedef struct nvmlProcessUtilizationSample_st {
 	unsigned int pid;

@@ -42,13 +42,22 @@ static void insert(struct slot *t, size_t c, const struct slot *s)
 	t[i] = *s;
 }
 
+/* rehash; doubles only when live entries (not tombstones) fill a third */
 static int grow(void)
 {
-	size_t ncap = cap ? cap * 2 : 1024, live = 0;
-	struct slot *n = calloc(ncap, sizeof(*n));
+	size_t ncap = 1024, live = 0;
+	struct slot *n;
 
+	for (size_t i = 0; i < cap; i++)
+		live += tab[i].key > TOMB;
+	while (ncap < cap || (live + 1) * 3 >= ncap)
+		ncap *= 2;
+	if (cap && live * 3 >= cap)
+		ncap = cap * 2;
+	n = calloc(ncap, sizeof(*n));
 	if (!n)
 		return -1;
+	live = 0;
 	for (size_t i = 0; i < cap; i++)
 		if (tab[i].key > TOMB) {
 			insert(n, ncap, &tab[i]);

@@ -2,8 +2,10 @@
 /*
  * simgpu internals: configuration, the shared device state, and the
  * process-local objects (contexts, streams, modules) behind the driver
- * handles.  The driver calls live in device.c, memory.c, vmm.c, launch.c,
- * stream.c, procaddr.c; libnvidia-ml.so.1 is nvml.c over the same state.
+ * handles.  The driver calls live in device.c, context.c, memory.c, pool.c,
+ * vmm.c, launch.c, stream.c, graph.c, legacy.c (shared implementations)
+ * and procaddr.c; libnvidia-ml.so.1 is nvml.c and nvml_procs.c over the
+ * same state.
  */
 #ifndef SIMGPU_H
 #define SIMGPU_H
