@@ -13,7 +13,7 @@ SIMGPU_LDFLAGS := -shared -Wl,-Bsymbolic-functions -Wl,-z,defs -pthread
 SIMGPU_COMMON := config shm slots timeline
 SIMGPU_CUDA_OBJS := $(patsubst %,$(SIMGPU_OUT)/obj/%.o,$(SIMGPU_COMMON) \
 	device context alloc_table memory pool vmm stream graph launch \
-	errors legacy procaddr)
+	errors legacy procaddr visible)
 SIMGPU_NVML_OBJS := $(patsubst %,$(SIMGPU_OUT)/obj/%.o,$(SIMGPU_COMMON) nvml \
 	nvml_procs)
 SIMGPU_HDRS := $(wildcard $(SIMGPU_SRC)/*.h) $(GS_CUDA_INC)/gs_cuda.h

@@ -50,7 +50,13 @@ export class VgpuEnforcer implements Enforcer {
     this.live.set(c.name, dir);
     this.log.debug({ container: c.name, ledger: dir, generation: generation.toString() }, 'vGPU limits written');
     const preload = [INTERPOSER_LIB, process.env.LD_PRELOAD].filter(Boolean).join(':');
-    return { ...this.gpuEnv, LD_PRELOAD: preload, GPUSLICE_STATE_DIR: this.stateDir };
+    return {
+      ...this.gpuEnv,
+      LD_PRELOAD: preload,
+      GPUSLICE_STATE_DIR: this.stateDir,
+      // the driver numbers the container's GPUs from 0, as NVIDIA's container runtime arranges
+      CUDA_VISIBLE_DEVICES: c.settings.gpus.join(','),
+    };
   }
 
   async release(c: Container): Promise<void> {

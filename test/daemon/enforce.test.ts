@@ -87,7 +87,7 @@ for (const entry of ['linked', 'dlsym', 'procaddress']) {
   });
 }
 
-test('without --memory a container sees the whole simulated GPU', async (t) => {
+test('a container given GPU 1 sees it as CUDA device 0, whole when no --memory is set', async (t) => {
   if (!need(t, 'root', 'cgroup2', 'bpf')) return;
   const r = await runCli(['run', ...sd(), '--gpus', '1', '--', GPULOAD, '--device', '0', '--alloc', '1G', '--chunk', '256M', '--json']);
   assert.equal(r.code, 0, r.stderr);

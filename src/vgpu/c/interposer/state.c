@@ -65,7 +65,7 @@ static void fork_child(void)
 	gs.pid = getpid();
 	thread_registered = 0;
 	gs_map_reset();
-	gs_compute_reset();
+	gs_cost_reset();
 }
 
 static void activate(const char *dir)

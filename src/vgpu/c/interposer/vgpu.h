@@ -124,7 +124,17 @@ GS_HIDDEN void gs_map_reset(void);
 GS_HIDDEN CUresult gs_mem_acquire(int ldev, uint64_t bytes);
 GS_HIDDEN void gs_mem_unacquire(int ldev, uint64_t bytes);
 
-/* compute.c */
-GS_HIDDEN void gs_compute_reset(void);
+/* cost.c: GPU time per function or graph, sampled with CUDA events */
+struct gs_fn;
+GS_HIDDEN struct gs_fn *gs_cost_fn(uint64_t key); /* NULL: table full */
+/* what to charge a launch; *unmeasured: a bootstrap charge, refunded later */
+GS_HIDDEN uint64_t gs_cost_of(struct gs_fn *fn, int ldev, bool *unmeasured);
+GS_HIDDEN bool gs_cost_sample_due(struct gs_fn *fn); /* counts the launch */
+GS_HIDDEN bool gs_cost_queue(struct gs_fn *fn, CUevent start, CUevent end);
+GS_HIDDEN void gs_cost_charged(struct gs_fn *fn, int ldev, uint64_t cost,
+			       bool unmeasured);
+GS_HIDDEN void gs_cost_poll(void);
+GS_HIDDEN bool gs_cost_pending(void);
+GS_HIDDEN void gs_cost_reset(void);
 
 #endif

@@ -79,7 +79,8 @@ CUresult sim_current_ctx(struct CUctx_st **out)
 SIM_EXPORT CUresult cuCtxCreate_v2(CUcontext *pctx, unsigned int flags,
 				   CUdevice dev)
 {
-	CUresult res = sim_check_device(dev);
+	int phys;
+	CUresult res = sim_device(dev, &phys);
 
 	(void)flags;
 	if (res)
@@ -88,7 +89,7 @@ SIM_EXPORT CUresult cuCtxCreate_v2(CUcontext *pctx, unsigned int flags,
 		return CUDA_ERROR_INVALID_VALUE;
 	if (ctx_depth == CTX_STACK)
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	res = ctx_new(dev, false, pctx);
+	res = ctx_new(phys, false, pctx);
 	if (!res)
 		ctx_stack[ctx_depth++] = *pctx;
 	return res;
@@ -190,7 +191,8 @@ SIM_EXPORT CUresult cuCtxGetDevice(CUdevice *device)
 		return res;
 	if (!device)
 		return CUDA_ERROR_INVALID_VALUE;
-	*device = ctx->dev;
+	/* only a visible device can have a context: the ordinal exists */
+	*device = sim_ordinal(ctx->dev);
 	return CUDA_SUCCESS;
 }
 
@@ -211,21 +213,22 @@ SIM_EXPORT CUresult cuCtxSynchronize(void)
  */
 SIM_EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
 {
-	CUresult res = sim_check_device(dev);
+	int phys;
+	CUresult res = sim_device(dev, &phys);
 
 	if (res)
 		return res;
 	if (!pctx)
 		return CUDA_ERROR_INVALID_VALUE;
 	pthread_mutex_lock(&sim.lock);
-	if (!sim.primary_refs[dev]) {
-		res = open_node(dev);
-		if (!res && !sim.primary[dev])
-			res = ctx_new(dev, true, &sim.primary[dev]);
+	if (!sim.primary_refs[phys]) {
+		res = open_node(phys);
+		if (!res && !sim.primary[phys])
+			res = ctx_new(phys, true, &sim.primary[phys]);
 	}
 	if (!res) {
-		sim.primary_refs[dev]++;
-		*pctx = sim.primary[dev];
+		sim.primary_refs[phys]++;
+		*pctx = sim.primary[phys];
 	}
 	pthread_mutex_unlock(&sim.lock);
 	return res;
@@ -233,13 +236,14 @@ SIM_EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext *pctx, CUdevice dev)
 
 SIM_EXPORT CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev)
 {
-	CUresult res = sim_check_device(dev);
+	int phys;
+	CUresult res = sim_device(dev, &phys);
 
 	if (res)
 		return res;
 	pthread_mutex_lock(&sim.lock);
-	if (sim.primary_refs[dev])
-		sim.primary_refs[dev]--;
+	if (sim.primary_refs[phys])
+		sim.primary_refs[phys]--;
 	else
 		res = CUDA_ERROR_INVALID_CONTEXT;
 	pthread_mutex_unlock(&sim.lock);
@@ -248,12 +252,13 @@ SIM_EXPORT CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev)
 
 SIM_EXPORT CUresult cuDevicePrimaryCtxReset_v2(CUdevice dev)
 {
-	CUresult res = sim_check_device(dev);
+	int phys;
+	CUresult res = sim_device(dev, &phys);
 
 	if (res)
 		return res;
 	pthread_mutex_lock(&sim.lock);
-	sim.primary_refs[dev] = 0;
+	sim.primary_refs[phys] = 0;
 	pthread_mutex_unlock(&sim.lock);
 	return CUDA_SUCCESS;
 }
@@ -261,21 +266,24 @@ SIM_EXPORT CUresult cuDevicePrimaryCtxReset_v2(CUdevice dev)
 SIM_EXPORT CUresult cuDevicePrimaryCtxSetFlags_v2(CUdevice dev,
 						  unsigned int flags)
 {
+	int phys;
+
 	(void)flags;
-	return sim_check_device(dev);
+	return sim_device(dev, &phys);
 }
 
 SIM_EXPORT CUresult cuDevicePrimaryCtxGetState(CUdevice dev,
 					       unsigned int *flags,
 					       int *active)
 {
-	CUresult res = sim_check_device(dev);
+	int phys;
+	CUresult res = sim_device(dev, &phys);
 
 	if (res)
 		return res;
 	if (!flags || !active)
 		return CUDA_ERROR_INVALID_VALUE;
 	*flags = 0;
-	*active = sim.primary_refs[dev] > 0;
+	*active = sim.primary_refs[phys] > 0;
 	return CUDA_SUCCESS;
 }

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * cuInit, versions, device queries.  cuInit reads SIMGPU_DIR/config, maps
- * the shared state and claims this process's slot; the slot goes back at
- * exit (or is reclaimed by others after a crash).
+ * cuInit, versions, device queries.  cuInit reads SIMGPU_DIR/config and
+ * CUDA_VISIBLE_DEVICES (visible.c), maps the shared state and claims this
+ * process's slot; the slot goes back at exit (or is reclaimed by others
+ * after a crash).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -54,6 +55,16 @@ SIM_EXPORT CUresult cuInit(unsigned int flags)
 		res = CUDA_ERROR_NO_DEVICE;
 		goto out;
 	}
+	sim.nvisible = sim_visible_parse(getenv("CUDA_VISIBLE_DEVICES"),
+					 sim.cfg.count, sim.visible);
+	if (!sim.nvisible) {
+		/* the driver fails cuInit itself when it may show no device */
+		sim_log(SIM_LOG_WARN, "CUDA_VISIBLE_DEVICES='%s' names none of "
+			"the %d devices", getenv("CUDA_VISIBLE_DEVICES"),
+			sim.cfg.count);
+		res = CUDA_ERROR_NO_DEVICE;
+		goto out;
+	}
 	if (!sim.state && sim_state_map(&sim.cfg, &sim.state)) {
 		res = CUDA_ERROR_OPERATING_SYSTEM;
 		goto out;
@@ -84,16 +95,6 @@ CUresult sim_check_init(void)
 		       CUDA_ERROR_NOT_INITIALIZED;
 }
 
-CUresult sim_check_device(CUdevice dev)
-{
-	CUresult res = sim_check_init();
-
-	if (res)
-		return res;
-	return dev >= 0 && dev < sim.cfg.count ? CUDA_SUCCESS :
-						 CUDA_ERROR_INVALID_DEVICE;
-}
-
 SIM_EXPORT CUresult cuDriverGetVersion(int *version)
 {
 	if (!version)
@@ -110,13 +111,14 @@ SIM_EXPORT CUresult cuDeviceGetCount(int *count)
 		return res;
 	if (!count)
 		return CUDA_ERROR_INVALID_VALUE;
-	*count = sim.cfg.count;
+	*count = sim.nvisible;
 	return CUDA_SUCCESS;
 }
 
 SIM_EXPORT CUresult cuDeviceGet(CUdevice *device, int ordinal)
 {
-	CUresult res = sim_check_device(ordinal);
+	int phys;
+	CUresult res = sim_device(ordinal, &phys);
 
 	if (res)
 		return res;
@@ -128,7 +130,8 @@ SIM_EXPORT CUresult cuDeviceGet(CUdevice *device, int ordinal)
 
 SIM_EXPORT CUresult cuDeviceGetName(char *name, int len, CUdevice dev)
 {
-	CUresult res = sim_check_device(dev);
+	int phys;
+	CUresult res = sim_device(dev, &phys);
 
 	if (res)
 		return res;
@@ -156,13 +159,14 @@ static void make_uuid(CUuuid *uuid, int dev)
 
 SIM_EXPORT CUresult cuDeviceGetUuid(CUuuid *uuid, CUdevice dev)
 {
-	CUresult res = sim_check_device(dev);
+	int phys;
+	CUresult res = sim_device(dev, &phys);
 
 	if (res)
 		return res;
 	if (!uuid)
 		return CUDA_ERROR_INVALID_VALUE;
-	make_uuid(uuid, dev);
+	make_uuid(uuid, phys);
 	return CUDA_SUCCESS;
 }
 
@@ -173,13 +177,14 @@ SIM_EXPORT CUresult cuDeviceGetUuid_v2(CUuuid *uuid, CUdevice dev)
 
 SIM_EXPORT CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice dev)
 {
-	CUresult res = sim_check_device(dev);
+	int phys;
+	CUresult res = sim_device(dev, &phys);
 
 	if (res)
 		return res;
 	if (!bytes)
 		return CUDA_ERROR_INVALID_VALUE;
-	*bytes = __atomic_load_n(&sim.state->dev[dev].capacity,
+	*bytes = __atomic_load_n(&sim.state->dev[phys].capacity,
 				 __ATOMIC_RELAXED);
 	return CUDA_SUCCESS;
 }
@@ -242,13 +247,14 @@ static int attribute_value(CUdevice_attribute attrib)
 SIM_EXPORT CUresult cuDeviceGetAttribute(int *pi, CUdevice_attribute attrib,
 					 CUdevice dev)
 {
-	CUresult res = sim_check_device(dev);
+	int phys;
+	CUresult res = sim_device(dev, &phys);
 
 	if (res)
 		return res;
 	if (!pi || attrib < 1 || attrib > 150)
 		return CUDA_ERROR_INVALID_VALUE;
-	*pi = attrib == CU_DEVICE_ATTRIBUTE_PCI_BUS_ID ? 0x10 + dev :
+	*pi = attrib == CU_DEVICE_ATTRIBUTE_PCI_BUS_ID ? 0x10 + phys :
 							 attribute_value(attrib);
 	return CUDA_SUCCESS;
 }
@@ -256,7 +262,8 @@ SIM_EXPORT CUresult cuDeviceGetAttribute(int *pi, CUdevice_attribute attrib,
 SIM_EXPORT CUresult cuDeviceComputeCapability(int *major, int *minor,
 					      CUdevice dev)
 {
-	CUresult res = sim_check_device(dev);
+	int phys;
+	CUresult res = sim_device(dev, &phys);
 
 	if (res)
 		return res;
@@ -269,12 +276,13 @@ SIM_EXPORT CUresult cuDeviceComputeCapability(int *major, int *minor,
 
 SIM_EXPORT CUresult cuDeviceGetPCIBusId(char *pciBusId, int len, CUdevice dev)
 {
-	CUresult res = sim_check_device(dev);
+	int phys;
+	CUresult res = sim_device(dev, &phys);
 
 	if (res)
 		return res;
 	if (!pciBusId || len <= 0)
 		return CUDA_ERROR_INVALID_VALUE;
-	snprintf(pciBusId, (size_t)len, "0000:%02x:00.0", 0x10 + dev);
+	snprintf(pciBusId, (size_t)len, "0000:%02x:00.0", 0x10 + phys);
 	return CUDA_SUCCESS;
 }

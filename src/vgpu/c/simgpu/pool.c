@@ -62,6 +62,7 @@ SIM_EXPORT CUresult cuMemPoolCreate(CUmemoryPool *pool,
 {
 	struct CUmemPoolHandle_st *p;
 	CUresult res = sim_check_init();
+	int phys;
 
 	if (res)
 		return res;
@@ -69,14 +70,14 @@ SIM_EXPORT CUresult cuMemPoolCreate(CUmemoryPool *pool,
 	    props->allocType != CU_MEM_ALLOCATION_TYPE_PINNED ||
 	    props->location.type != CU_MEM_LOCATION_TYPE_DEVICE)
 		return CUDA_ERROR_INVALID_VALUE;
-	res = sim_check_device(props->location.id);
+	res = sim_device(props->location.id, &phys);
 	if (res)
 		return res;
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	p->magic = SIM_POOL_MAGIC;
-	p->dev = props->location.id;
+	p->dev = phys;
 	*pool = p;
 	return CUDA_SUCCESS;
 }
@@ -102,13 +103,14 @@ SIM_EXPORT CUresult cuMemPoolTrimTo(CUmemoryPool pool, size_t minBytesToKeep)
 
 SIM_EXPORT CUresult cuDeviceGetDefaultMemPool(CUmemoryPool *pool, CUdevice dev)
 {
-	CUresult res = sim_check_device(dev);
+	int phys;
+	CUresult res = sim_device(dev, &phys);
 
 	if (res)
 		return res;
 	if (!pool)
 		return CUDA_ERROR_INVALID_VALUE;
-	*pool = &sim.default_pool[dev];
+	*pool = &sim.default_pool[phys];
 	return CUDA_SUCCESS;
 }
 

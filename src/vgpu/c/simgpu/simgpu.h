@@ -134,6 +134,9 @@ struct sim_process {
 	struct sim_config cfg;
 	struct sim_state *state;
 	struct sim_proc *slot;
+	int visible[SIM_MAX_DEVICES]; /* CUDA ordinal -> physical index */
+	int nvisible;
+	/* by physical device, like the `dev` of every object above */
 	struct CUctx_st *primary[SIM_MAX_DEVICES];
 	int primary_refs[SIM_MAX_DEVICES];
 	struct CUmemPoolHandle_st default_pool[SIM_MAX_DEVICES];
@@ -143,7 +146,11 @@ extern struct sim_process sim;
 
 /* device.c */
 CUresult sim_check_init(void);
-CUresult sim_check_device(CUdevice dev);
+
+/* visible.c: CUDA_VISIBLE_DEVICES; a CUdevice is a visible ordinal */
+int sim_visible_parse(const char *env, int count, int map[SIM_MAX_DEVICES]);
+CUresult sim_device(CUdevice ordinal, int *phys);
+int sim_ordinal(int phys); /* -1: not visible */
 CUresult sim_current_ctx(struct CUctx_st **out);
 CUresult sim_stream_resolve(CUstream h, struct CUstream_st **out);
 

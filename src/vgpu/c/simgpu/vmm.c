@@ -67,8 +67,8 @@ SIM_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *handle,
 	    prop->type != CU_MEM_ALLOCATION_TYPE_PINNED ||
 	    prop->location.type != CU_MEM_LOCATION_TYPE_DEVICE)
 		goto out;
-	dev = prop->location.id;
-	res = sim_check_device(dev);
+	/* location.id is a CUDA ordinal, as every CUdevice */
+	res = sim_device(prop->location.id, &dev);
 	if (res)
 		goto out;
 	h = calloc(1, sizeof(*h));
