@@ -57,6 +57,30 @@ export async function demoCommand(_argv: string[]): Promise<number> {
   await writeFile(policy, 'devices:\n  simulate: { count: 2, memory: 4G }\n');
   say('gpuslice demo: the daemon on two simulated 4 GiB GPUs, containers with vGPU limits and compute shares, the BPF device gate.');
   let daemon: Awaited<ReturnType<typeof startDaemon>> | undefined;
+  let cleaned = false;
+  const cleanup = async () => {
+    if (cleaned) return;
+    cleaned = true;
+    say('cleaning up: daemon stopped, containers, gate pins and the state dir removed');
+    if (daemon && daemon.proc.exitCode === null) {
+      const exited = new Promise((r) => daemon!.proc.once('exit', r));
+      daemon.proc.kill('SIGTERM');
+      await exited;
+    }
+    try {
+      const tree = await CgroupTree.open({ root: cgroupRoot });
+      await tree.root.remove({ kill: true, timeoutMs: 5000 });
+    } catch {
+      // nothing left to remove
+    }
+    await rm(pinDirFor(stateDir), { recursive: true, force: true });
+    await removeSimGpu(join(stateDir, 'simgpu')).catch(() => {});
+    await rm(stateDir, { recursive: true, force: true });
+  };
+  // interrupted, the demo still leaves nothing behind
+  const onSignal = () => void cleanup().finally(() => process.exit(130));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     step(1, 'start the daemon');
     say(`  $ gpuslice daemon --state-dir ${stateDir} --cgroup-root ${cgroupRoot}`);
@@ -92,30 +116,24 @@ export async function demoCommand(_argv: string[]): Promise<number> {
       say(`  daemon log: device access denied: container ${d.container}, pid ${d.pid} (${d.comm}), device ${d.device}, access ${d.access}`);
     }
 
-    step(5, 'status while a container runs');
+    step(5, 'status while a container holds 1.5 GiB of its 2 GiB on GPU 1');
     const hold = spawn(process.execPath, [CLI, 'run', '--state-dir', stateDir, '--name', 'holder', '--gpus', '1', '--memory', '2G', '--compute', '50%', '--', GPULOAD_BIN, '--alloc', '1536M', '--chunk', '512M', '--hold', '30'], { stdio: 'ignore' });
-    await new Promise((r) => setTimeout(r, 1500));
+    const held = new Promise((r) => hold.once('exit', r));
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && hold.exitCode === null) {
+      const st = JSON.parse((await gpuslice(['status', '--json'], stateDir)).stdout || '{"containers":[]}');
+      if (st.containers.some((c: { name: string; usage: { gpuMemoryBytes?: number } }) => c.name === 'holder' && (c.usage.gpuMemoryBytes ?? 0) >= 1536 * MiB)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
     say('  $ gpuslice status');
-    const st = await gpuslice(['status'], stateDir);
-    say(st.stdout.trimEnd().replace(/^/gm, '  '));
+    say((await gpuslice(['status'], stateDir)).stdout.trimEnd().replace(/^/gm, '  '));
     hold.kill('SIGTERM');
-    await new Promise((r) => hold.once('exit', r));
+    await held;
     say('\nThe demo is done. The elastic controller and the gpu.pressure files come in later releases.');
     return 0;
   } finally {
-    say('cleaning up: daemon stopped, containers, gate pins and the state dir removed');
-    if (daemon) {
-      daemon.proc.kill('SIGTERM');
-      await new Promise((r) => daemon!.proc.once('exit', r));
-    }
-    try {
-      const tree = await CgroupTree.open({ root: cgroupRoot });
-      await tree.root.remove({ kill: true, timeoutMs: 5000 });
-    } catch {
-      // nothing left to remove
-    }
-    await rm(pinDirFor(stateDir), { recursive: true, force: true });
-    await removeSimGpu(join(stateDir, 'simgpu')).catch(() => {});
-    await rm(stateDir, { recursive: true, force: true });
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await cleanup();
   }
 }

@@ -43,6 +43,14 @@ export function formatStatus(res: StatusResult): string {
       `  class     ${s.class ?? '-'}`,
       `  denials   ${c.denials}`,
     );
+    const u = c.usage ?? {};
+    if (u.gpuMemoryBytes !== undefined) {
+      const sec = (ns = 0) => `${(ns / 1e9).toFixed(1)} s`;
+      lines.push(
+        `  gpu use   memory ${formatSize(u.gpuMemoryBytes)}, ${u.gpuLaunches ?? 0} launches, device time ${sec(u.gpuTimeNs)}`,
+        `  stall     ${sec(u.gpuStallNs)} waited; some ${sec((u.gpuStallSomeUs ?? 0) * 1000)}, full ${sec((u.gpuStallFullUs ?? 0) * 1000)}`,
+      );
+    }
   }
   return lines.join('\n') + '\n';
 }
