@@ -110,7 +110,10 @@ export async function demoCommand(_argv: string[]): Promise<number> {
       const why = /Operation not permitted/.test(g.stderr) ? 'Operation not permitted: the BPF gate refused it' : /No such device or address/.test(g.stderr) ? 'No such device or address: the gate let it through to the (absent) driver' : g.stderr.trim();
       say(`  → ${why}`);
     }
-    const denial = daemon.log().split('\n').find((l) => l.includes('device access denied'));
+    // the daemon reads denials from the gate's ring buffer a poll later
+    const findDenial = () => daemon!.log().split('\n').find((l) => l.includes('device access denied'));
+    for (let i = 0; i < 40 && !findDenial(); i++) await new Promise((r) => setTimeout(r, 50));
+    const denial = findDenial();
     if (denial) {
       const d = JSON.parse(denial);
       say(`  daemon log: device access denied: container ${d.container}, pid ${d.pid} (${d.comm}), device ${d.device}, access ${d.access}`);
