@@ -11,6 +11,8 @@ commands:
   status [--json]                            containers, their cgroups and settings
   validate FILE…                             check policy YAML and systemd drop-ins
   systemd show UNIT [--root DIR] [--json]    a unit's effective [X-GPUSlice] settings
+  systemd-generator DIR [DIR DIR]            (run by systemd) adds gpuslice to units with [X-GPUSlice]
+  attach --unit NAME                         (from a unit's ExecStartPre) enforce on the unit's cgroup
   demo                                       the daemon on simulated GPUs, end to end
 
 Every command takes --state-dir DIR (or GPUSLICE_STATE_DIR; default /run/gpuslice).
@@ -29,6 +31,10 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./cli/validate.js')).validateCommand(rest);
     case 'systemd':
       return (await import('./cli/systemd.js')).systemdCommand(rest);
+    case 'attach':
+      return (await import('./cli/attach.js')).attachCommand(rest);
+    case 'systemd-generator':
+      return (await import('./cli/generator.js')).generatorCommand(rest);
     case 'demo':
       return (await import('./cli/demo.js')).demoCommand(rest);
     case undefined:

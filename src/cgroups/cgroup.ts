@@ -56,6 +56,11 @@ export class Cgroup {
     return this.ctx.fs.watch(this.name, file, listener, persistent);
   }
 
+  /** Calls back with the name of each child cgroup created or removed (see CgroupFs.watchDir). */
+  watchChildren(listener: (name: string) => void, persistent = true): Promise<FSWatcher> {
+    return this.ctx.fs.watchDir(this.name, listener, persistent);
+  }
+
   /** lstat of the directory */
   exists(): Promise<boolean> {
     return this.ctx.fs.exists(this.name);

@@ -222,6 +222,24 @@ export class CgroupFs {
   }
 
   /** An inotify watch (fs.watch) on an interface file. */
+  /**
+   * Watches a cgroup directory for children created or removed (inotify on the
+   * directory). A removed cgroup raises no event on its own files — kernfs deletes
+   * them without the VFS — only on its parent directory.
+   */
+  async watchDir(rel: string, listener: (name: string) => void, persistent = true): Promise<FSWatcher> {
+    const abs = this.resolve(rel);
+    await this.confine(abs, 'watch');
+    try {
+      return fsWatch(abs, { persistent }, (_ev, name) => {
+        if (name) listener(String(name));
+      });
+    } catch (err) {
+      const errno = errnoOf(err);
+      throw new GpusliceError('GS_ERR_CGROUP_WATCH', `cannot watch ${abs}: ${describe(errno)}`, { op: 'watch', path: abs, errno, cause: err });
+    }
+  }
+
   async watch(rel: string, file: string, listener: () => void, persistent = true): Promise<FSWatcher> {
     const abs = this.resolve(rel, file);
     await this.confine(dirname(abs), 'watch');

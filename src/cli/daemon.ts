@@ -1,11 +1,14 @@
 // `gpuslice daemon [--config FILE] [--state-dir DIR] [--cgroup-root PATH]`
 import { parseArgs } from 'node:util';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createLogger } from '../log.js';
 import { startDaemon, type Daemon } from '../daemon/daemon.js';
 import { openPolicy } from '../daemon/policy-source.js';
 import { resolveSettings } from '../daemon/settings.js';
-import { openGpus } from '../daemon/gpus.js';
+import { openGpus, type Gpus } from '../daemon/gpus.js';
 import { stateDirOf } from './common.js';
+import { unitSettings } from '../daemon/units.js';
 
 export async function daemonCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -15,6 +18,8 @@ export async function daemonCommand(argv: string[]): Promise<number> {
       config: { type: 'string' },
       'state-dir': { type: 'string' },
       'cgroup-root': { type: 'string' },
+      // where unit files are read: '/' normally; tests point it at a tree of their own
+      'unit-root': { type: 'string' },
     },
   });
   const log = createLogger('gpuslice-daemon');
@@ -22,12 +27,18 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   let daemon: Daemon | undefined;
   const policy = await openPolicy(values.config, log, () => void daemon?.containers.reapply());
   try {
-    const gpus = await openGpus(stateDir, policy.current(), log);
+    let gpus: Gpus | undefined;
     daemon = await startDaemon({
       stateDir,
       cgroupRoot: values['cgroup-root'],
-      resolveSettings: (spec, cgroupPath) => resolveSettings(policy.current(), gpus.list, spec, cgroupPath),
-      enforcers: gpus.enforcers,
+      resolveSettings: (spec, cgroupPath, unit) => resolveSettings(policy.current(), gpus!.list, spec, cgroupPath, unit),
+      resolveUnit: (unit) => unitSettings(unit, values['unit-root']),
+      openEnforcers: async () => {
+        gpus = await openGpus(stateDir, policy.current(), log);
+        // systemd units read this (EnvironmentFile= of the generated drop-in) to reach the GPUs
+        await writeFile(join(stateDir, 'workload.env'), Object.entries(gpus.env).map(([k, v]) => `${k}=${v}\n`).join(''), { mode: 0o644 });
+        return gpus.enforcers;
+      },
       log,
     });
   } catch (err) {

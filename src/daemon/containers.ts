@@ -1,14 +1,19 @@
-// The daemon's containers: each is one cgroup directly under the managed root.
-// Creating one makes its cgroup and runs every enforcer (device gate, vGPU ledger)
+// The daemon's containers. Most are one cgroup directly under the managed root:
+// creating one makes its cgroup and runs every enforcer (device gate, vGPU ledger)
 // before the caller may start anything in it; if an enforcer fails, the cgroup is
-// removed again (fail closed). A container goes away when its owner asks, when its
-// owner's connection closes, or when its cgroup empties.
-import { mkdir, readFile, readdir, rename, unlink, writeFile } from 'node:fs/promises';
+// removed again (fail closed). Such a container goes away when its owner asks, when
+// its owner's connection closes, or when its cgroup empties.
+// A systemd unit's cgroup can be attached too (`gpuslice attach` from the unit's
+// ExecStartPre): systemd owns that cgroup, so gpuslice never removes it and keeps
+// enforcing until systemd does — the cgroup empties between ExecStartPre and
+// ExecStart, so emptiness cannot mean the end there.
+import { mkdir, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { GpusliceError } from '../errors.js';
-import type { CgroupTree, Cgroup } from '../cgroups/index.js';
+import { CgroupTree, type Cgroup } from '../cgroups/index.js';
 import { watchEvents } from '../cgroups/index.js';
+import type { UnitGpuSettings } from '../config/index.js';
 import type { ContainerInfo, ContainerSettings, ContainerSpec } from './protocol.js';
 import type { Logger } from '../log.js';
 
@@ -20,6 +25,14 @@ export interface Container {
   settings: ContainerSettings;
   createdAt: string;
   env: Record<string, string>;
+  /** a systemd unit's cgroup, attached rather than created: never removed by gpuslice */
+  unit?: { name: string; settings: UnitGpuSettings };
+}
+
+interface ContainerRecord {
+  spec: ContainerSpec;
+  createdAt: string;
+  unit?: { name: string; settings: UnitGpuSettings; cgroupPath: string };
 }
 
 /** Something applied to every container before its command may run. */
@@ -35,7 +48,7 @@ export interface Enforcer {
   close?(): Promise<void>;
 }
 
-export type SettingsResolver = (spec: ContainerSpec, cgroupPath: string) => ContainerSettings;
+export type SettingsResolver = (spec: ContainerSpec, cgroupPath: string, unit?: UnitGpuSettings) => ContainerSettings;
 
 export class Containers {
   private readonly byName = new Map<string, Container>();
@@ -73,7 +86,55 @@ export class Containers {
       createdAt: new Date().toISOString(),
       env: { GPUSLICE_CONTAINER: name, GPUSLICE_STATE_DIR: this.stateDir },
     };
-    this.byName.set(name, c);
+    await this.enforce(c);
+    this.log.info({ container: name, cgroup: cgroup.cgroupPath, settings: c.settings }, 'container created');
+    return c;
+  }
+
+  /**
+   * Enforces a systemd unit's settings on the unit's own cgroup (given as
+   * /proc/PID/cgroup shows it). Attaching the same cgroup again is a no-op.
+   */
+  async attach(unit: string, cgroupPath: string, unitSettings: UnitGpuSettings): Promise<Container> {
+    const existing = this.byName.get(unit);
+    const tree = await this.openExternal(cgroupPath);
+    if (existing) {
+      if (existing.cgroup.cgroupPath === cgroupPath && existing.id === (await tree.root.id())) return existing;
+      throw new GpusliceError('GS_ERR_CONTAINER_EXISTS', `unit ${unit} is already attached with cgroup ${existing.cgroup.cgroupPath}`, { value: unit });
+    }
+    const c: Container = {
+      name: unit,
+      cgroup: tree.root,
+      id: await tree.root.id(),
+      spec: {},
+      settings: this.resolve({}, cgroupPath, unitSettings),
+      createdAt: new Date().toISOString(),
+      env: { GPUSLICE_CONTAINER: unit, GPUSLICE_STATE_DIR: this.stateDir },
+      unit: { name: unit, settings: unitSettings },
+    };
+    await this.enforce(c);
+    this.log.info({ container: unit, cgroup: cgroupPath, settings: c.settings }, 'systemd unit attached');
+    return c;
+  }
+
+  private async openExternal(cgroupPath: string): Promise<CgroupTree> {
+    const rel = cgroupPath.replace(/^\/+/, '');
+    if (rel === '' || rel.split('/').some((p) => p === '..' || p === '.')) {
+      throw new GpusliceError('GS_ERR_CGROUP_PATH_ESCAPE', `cannot attach cgroup ${cgroupPath}: give a path below the cgroup2 root, as /proc/self/cgroup shows it`, { value: cgroupPath });
+    }
+    if (this.tree.fromCgroupPath(cgroupPath)) {
+      throw new GpusliceError('GS_ERR_INVALID_ARGUMENT', `cgroup ${cgroupPath} is inside the managed subtree; only cgroups systemd owns are attached`, { value: cgroupPath });
+    }
+    const probe = this.tree.mount + '/' + rel;
+    if (!(await stat(probe).then((st) => st.isDirectory(), () => false))) {
+      throw new GpusliceError('GS_ERR_CGROUP_READ', `cgroup ${cgroupPath} does not exist (${probe})`, { path: probe });
+    }
+    return CgroupTree.open({ mount: this.tree.mount, root: rel });
+  }
+
+  /** Runs every enforcer; on failure undoes the container (fail closed). */
+  private async enforce(c: Container): Promise<void> {
+    this.byName.set(c.name, c);
     try {
       for (const e of this.enforcers) {
         const env = await e.apply(c);
@@ -81,13 +142,11 @@ export class Containers {
       }
       await this.persist(c);
     } catch (err) {
-      this.log.error({ container: name, err }, 'container setup failed; removing it (fail closed)');
-      await this.remove(name, 'setup failed').catch(() => {});
+      this.log.error({ container: c.name, err }, 'container setup failed; undoing it (fail closed)');
+      await this.remove(c.name, 'setup failed').catch(() => {});
       throw err;
     }
     this.watch(c);
-    this.log.info({ container: name, cgroup: cgroup.cgroupPath, settings: c.settings }, 'container created');
-    return c;
   }
 
   /** Removes a container: kills what runs in it, releases enforcers, removes the cgroup. */
@@ -102,7 +161,8 @@ export class Containers {
       this.watchers.get(name)?.close();
       this.watchers.delete(name);
       try {
-        await c.cgroup.remove({ kill: true, timeoutMs: 10_000 });
+        // systemd owns a unit's cgroup: it is never killed or removed here
+        if (!c.unit) await c.cgroup.remove({ kill: true, timeoutMs: 10_000 });
       } finally {
         // release after the processes are gone: enforcement holds until then
         for (const e of [...this.enforcers].reverse()) {
@@ -126,7 +186,7 @@ export class Containers {
     for (const c of this.byName.values()) {
       let next: ContainerSettings;
       try {
-        next = this.resolve(c.spec, c.cgroup.cgroupPath);
+        next = this.resolve(c.spec, c.cgroup.cgroupPath, c.unit?.settings);
       } catch (err) {
         this.log.warn({ container: c.name, err }, 'new policy does not resolve for this container; it keeps its settings');
         continue;
@@ -210,6 +270,7 @@ export class Containers {
       this.watch(c);
       this.log.info({ container: name }, 'container adopted');
     }
+    await this.adoptUnits();
     for (const e of this.enforcers) await e.adopted?.(this.all());
     // records whose cgroup is gone
     for (const f of await readdir(join(this.stateDir, 'containers'))) {
@@ -218,21 +279,67 @@ export class Containers {
     }
   }
 
+  /** Attached units survive a daemon restart while systemd keeps their cgroup. */
+  private async adoptUnits(): Promise<void> {
+    for (const f of await readdir(join(this.stateDir, 'containers'))) {
+      const name = f.replace(/\.json$/, '');
+      if (this.byName.has(name)) continue;
+      let rec: ContainerRecord;
+      try {
+        rec = JSON.parse(await readFile(join(this.stateDir, 'containers', f), 'utf8'));
+      } catch {
+        continue;
+      }
+      if (!rec.unit) continue;
+      await this.attach(rec.unit.name, rec.unit.cgroupPath, rec.unit.settings).then(
+        () => this.log.info({ container: name }, 'systemd unit adopted'),
+        (err) => this.log.info({ container: name, err: (err as Error).message }, 'attached unit is gone'),
+      );
+    }
+  }
+
   private async persist(c: Container): Promise<void> {
     const path = this.recordPath(c.name);
     await mkdir(join(this.stateDir, 'containers'), { recursive: true });
-    await writeFile(path + '.tmp', JSON.stringify({ spec: c.spec, createdAt: c.createdAt }) + '\n', { mode: 0o600 });
+    const rec: ContainerRecord = { spec: c.spec, createdAt: c.createdAt };
+    if (c.unit) rec.unit = { ...c.unit, cgroupPath: c.cgroup.cgroupPath };
+    await writeFile(path + '.tmp', JSON.stringify(rec) + '\n', { mode: 0o600 });
     await rename(path + '.tmp', path);
   }
 
-  /** Any change of cgroup.events that leaves the cgroup unpopulated means its processes are gone. */
+  /**
+   * Any change of cgroup.events that leaves a created container unpopulated means
+   * its processes are gone. A unit's cgroup is watched until systemd removes it,
+   * which shows only on its parent directory.
+   */
   private watch(c: Container): void {
+    if (c.unit) {
+      void this.watchRemoval(c);
+      return;
+    }
     const w = watchEvents(c.cgroup, (ev) => {
-      if (!ev.populated && this.byName.has(c.name)) {
-        void this.remove(c.name, 'cgroup emptied').catch(() => {});
-      }
+      if (!ev.populated && this.byName.has(c.name)) void this.remove(c.name, 'cgroup emptied').catch(() => {});
     });
     this.watchers.set(c.name, w);
+  }
+
+  private async watchRemoval(c: Container): Promise<void> {
+    const parts = c.cgroup.cgroupPath.split('/').filter(Boolean);
+    const self = parts.pop()!;
+    const gone = async () => {
+      if (this.byName.get(c.name) === c && !(await c.cgroup.exists())) void this.remove(c.name, 'cgroup removed by systemd').catch(() => {});
+    };
+    try {
+      // a unit cgroup always sits in a slice, never at the root
+      const parent = await CgroupTree.open({ mount: this.tree.mount, root: parts.join('/') });
+      const w = await parent.root.watchChildren((name) => {
+        if (name === self) void gone();
+      });
+      this.watchers.set(c.name, w);
+      await gone(); // removed before the watch was armed
+    } catch (err) {
+      this.log.warn({ container: c.name, err }, 'cannot watch the unit cgroup for removal');
+    }
   }
 
   async close(): Promise<void> {

@@ -3,7 +3,8 @@
 // desired settings → containers (cgroup + enforcers).
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CgroupTree } from '../cgroups/index.js';
+import { assertUnitName, type CgroupTree } from '../cgroups/index.js';
+import type { UnitGpuSettings } from '../config/index.js';
 import { GpusliceError } from '../errors.js';
 import { startApiServer, type Session } from './api-server.js';
 import { Containers, type Enforcer, type SettingsResolver } from './containers.js';
@@ -16,7 +17,10 @@ export interface DaemonOptions {
   /** managed subtree, relative to the cgroup2 mount; chosen by openSubtree when omitted */
   cgroupRoot?: string;
   resolveSettings: SettingsResolver;
-  enforcers: Enforcer[];
+  /** opened once the state dir is ours (the API socket bound), so two daemons never share a gate */
+  openEnforcers: () => Promise<Enforcer[]>;
+  /** a unit's effective [X-GPUSlice] settings; throws on a bad drop-in */
+  resolveUnit: (unit: string) => Promise<UnitGpuSettings>;
   log: Logger;
 }
 
@@ -26,7 +30,7 @@ export interface Daemon {
   close(): Promise<void>;
 }
 
-function handler(tree: CgroupTree, containers: Containers) {
+function handler(tree: CgroupTree, containers: Containers, resolveUnit: DaemonOptions['resolveUnit']) {
   return async (req: Request, session: Session): Promise<unknown> => {
     switch (req.method) {
       case 'list':
@@ -41,6 +45,11 @@ function handler(tree: CgroupTree, containers: Containers) {
         await containers.remove(req.params.name, 'removed on request');
         session.owned.delete(req.params.name);
         return { removed: req.params.name };
+      case 'attach': {
+        assertUnitName(req.params.unit);
+        const c = await containers.attach(req.params.unit, req.params.cgroup, await resolveUnit(req.params.unit));
+        return containers.info(c);
+      }
     }
   };
 }
@@ -62,7 +71,7 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
     join(stateDir, 'api.sock'),
     async (req, session) => {
       const { tree, containers } = await parts;
-      return handler(tree, containers)(req, session);
+      return handler(tree, containers, opts.resolveUnit)(req, session);
     },
     (session) => {
       // a client that goes away without removing its container (killed) loses it
@@ -77,16 +86,19 @@ export async function startDaemon(opts: DaemonOptions): Promise<Daemon> {
   );
   let tree: CgroupTree;
   let containers: Containers;
+  let enforcers: Enforcer[] = [];
   try {
+    enforcers = await opts.openEnforcers();
     tree = await openSubtree(opts.cgroupRoot, log);
-    containers = new Containers(tree, stateDir, opts.resolveSettings, opts.enforcers, log);
+    containers = new Containers(tree, stateDir, opts.resolveSettings, enforcers, log);
     await containers.adopt();
   } catch (err) {
     await server.close();
+    for (const e of enforcers) await e.close?.().catch(() => {});
     throw err;
   }
   ready({ tree, containers });
-  log.info({ stateDir, cgroupRoot: tree.path, enforcers: opts.enforcers.map((e) => e.name) }, 'gpuslice daemon ready');
+  log.info({ stateDir, cgroupRoot: tree.path, enforcers: enforcers.map((e) => e.name) }, 'gpuslice daemon ready');
 
   return {
     tree,

@@ -44,6 +44,13 @@ export const Request = z.discriminatedUnion('method', [
   z.object({ id: z.number().int(), method: z.literal('create'), params: ContainerSpec }).strict(),
   z.object({ id: z.number().int(), method: z.literal('remove'), params: z.object({ name: z.string().regex(CONTAINER_NAME) }).strict() }).strict(),
   z.object({ id: z.number().int(), method: z.literal('status'), params: z.object({}).strict().optional() }).strict(),
+  z
+    .object({
+      id: z.number().int(),
+      method: z.literal('attach'),
+      params: z.object({ unit: z.string().min(1).max(255), cgroup: z.string().regex(/^\/[^\0]*$/, 'a cgroup path as /proc/self/cgroup shows it, starting with /') }).strict(),
+    })
+    .strict(),
 ]);
 export type Request = z.infer<typeof Request>;
 
