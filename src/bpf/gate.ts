@@ -87,7 +87,9 @@ export class DeviceGate {
       if (rc < 0) {
         const why = takeLibbpfMessages();
         check(rc, 'GS_ERR_BPF_LOAD', `cannot load the device gate ${objectPath} (maps pinned in ${pinDir})`, {
-          op: 'load', path: objectPath, hint: why ? `libbpf: ${why}` : 'needs root and cgroup/dev BPF support',
+          // cgroup/dev programs may call bpf_get_current_{pid_tgid,comm,ancestor_cgroup_id}
+          // only since Linux 6.1 (cgroup_current_func_proto); older kernels fail verification
+          op: 'load', path: objectPath, hint: `${why ? `libbpf: ${why}; ` : ''}the device gate needs root and Linux 6.1 or later`,
         });
       }
       const prog = checkPtr(lib.findProgram(obj, 'devgate'), 'GS_ERR_BPF_LOAD', `BPF object ${objectPath} has no program 'devgate'`, { op: 'open' });
@@ -97,6 +99,12 @@ export class DeviceGate {
         rules: new BpfMapFd(fd('rules'), 'rules', L.RULE_KEY_SIZE, 4),
         denials: new BpfMapFd(fd('denials'), 'denials', 8, 8),
       };
+      // denials that find no container (fail closed) are counted under id 0
+      try {
+        maps.denials.update(L.u64(0n), Buffer.alloc(8), BPF_NOEXIST);
+      } catch (err) {
+        if ((err as GpusliceError).errno !== 'EEXIST') throw err;
+      }
       const gate = new DeviceGate({ ...options, pinDir, logger }, obj, prog, maps, null);
       gate.reader = new DenialReader(fd('events'), (ev) => gate.dispatch(ev), options.pollMs);
       gate.reader.start();
@@ -375,8 +383,9 @@ export class DeviceGate {
    */
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.queue;
+    // closed first: an apply queued while we wait must not run on a closed object
     this.closed = true;
+    await this.queue;
     await this.reap();
     this.reader?.drain();
     this.reader?.close();

@@ -44,6 +44,7 @@ export function generatedDropin(t: GeneratorTarget, settings: UnitGpuSettings): 
     `Environment=GPUSLICE_STATE_DIR=${t.stateDir}`,
   ];
   // CUDA numbers the unit's GPUs from 0, as for `gpuslice run`
+  lines.push('Environment=CUDA_DEVICE_ORDER=PCI_BUS_ID');
   if (Array.isArray(settings.gpus)) lines.push(`Environment=CUDA_VISIBLE_DEVICES=${settings.gpus.join(',')}`);
   else if (settings.gpus === 'none') lines.push('Environment=CUDA_VISIBLE_DEVICES=');
   // what the daemon's GPUs need (simgpu's library path); absent until the daemon runs

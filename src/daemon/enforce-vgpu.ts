@@ -56,6 +56,8 @@ export class VgpuEnforcer implements Enforcer {
       GPUSLICE_STATE_DIR: this.stateDir,
       // the driver numbers the container's GPUs from 0, as NVIDIA's container runtime arranges
       CUDA_VISIBLE_DEVICES: c.settings.gpus.join(','),
+      // CUDA's default order is fastest first; GPU numbers here are NVML's, which is PCI order
+      CUDA_DEVICE_ORDER: 'PCI_BUS_ID',
     };
   }
 
