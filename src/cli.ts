@@ -49,6 +49,8 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// should the event loop ever drain before a command returns, that is a failure, not success
+process.exitCode = EXIT_TOOL_ERROR;
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;

@@ -1,4 +1,5 @@
 // What every command shares: the state dir, and how errors reach the user.
+import { resolve } from 'node:path';
 import { isGpusliceError } from '../errors.js';
 
 export const DEFAULT_STATE_DIR = '/run/gpuslice';
@@ -6,8 +7,9 @@ export const DEFAULT_STATE_DIR = '/run/gpuslice';
 /** Exit status for gpuslice's own failures (as docker and podman use 125). */
 export const EXIT_TOOL_ERROR = 125;
 
+/** The state dir, absolute and without a trailing slash: it names the gate's pins too. */
 export function stateDirOf(opt: string | undefined): string {
-  return opt ?? process.env.GPUSLICE_STATE_DIR ?? DEFAULT_STATE_DIR;
+  return resolve(opt ?? process.env.GPUSLICE_STATE_DIR ?? DEFAULT_STATE_DIR);
 }
 
 /** Prints an error the way a user reads it: `gpuslice: message [CODE]`. */

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { createLogger } from '../log.js';
 import { startDaemon, type Daemon } from '../daemon/daemon.js';
 import { openPolicy } from '../daemon/policy-source.js';
-import { resolveSettings } from '../daemon/settings.js';
+import { resolveSettings, checkGuarantees } from '../daemon/settings.js';
 import { openGpus, type Gpus } from '../daemon/gpus.js';
 import { stateDirOf } from './common.js';
 import { unitSettings } from '../daemon/units.js';
@@ -31,7 +31,8 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     daemon = await startDaemon({
       stateDir,
       cgroupRoot: values['cgroup-root'],
-      resolveSettings: (spec, cgroupPath, unit) => resolveSettings(policy.current(), gpus!.list, spec, cgroupPath, unit),
+      resolveSettings: (spec, where, unit) => resolveSettings(policy.current(), gpus!.list, spec, where, unit),
+      admit: (next, others) => checkGuarantees(gpus!.list)(next, others),
       resolveUnit: (unit) => unitSettings(unit, values['unit-root']),
       openEnforcers: async () => {
         gpus = await openGpus(stateDir, policy.current(), log);

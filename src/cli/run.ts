@@ -13,6 +13,20 @@ import { EXIT_TOOL_ERROR, stateDirOf } from './common.js';
 
 const LAUNCHER = 'echo 0 > "$0/cgroup.procs" || exit 125; exec "$@"';
 const FORWARDED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGWINCH', 'SIGCONT'];
+// the terminal sends these to its whole foreground process group, the command included
+const FROM_TERMINAL: NodeJS.Signals[] = ['SIGINT', 'SIGQUIT', 'SIGWINCH'];
+// paths the container's environment prepends to the caller's own
+const PATH_LISTS = ['LD_PRELOAD', 'LD_LIBRARY_PATH'];
+const REMOVE_TIMEOUT_MS = 5000;
+
+/** Pure: the command's environment: the caller's, with the container's on top. */
+export function commandEnv(own: NodeJS.ProcessEnv, container: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...own, ...container };
+  for (const k of PATH_LISTS) {
+    if (container[k] && own[k]) env[k] = `${container[k]}:${own[k]}`;
+  }
+  return env;
+}
 
 export const RUN_USAGE = `usage: gpuslice run [--name N] [--gpus LIST|all|none] [--memory SIZE] [--memory-min SIZE]
                     [--compute PCT] [--compute-max PCT] [--weight N] [--class NAME]
@@ -46,8 +60,14 @@ export function parseRunArgs(argv: string[]): { spec: ContainerSpec; cmd: string
   if (values.gpus !== undefined) spec.gpus = parseGpuList(values.gpus);
   if (values.memory !== undefined) spec.memory = sizeArg('--memory', values.memory);
   if (values['memory-min'] !== undefined) spec.memoryMin = sizeArg('--memory-min', values['memory-min']);
+  if (spec.memory !== undefined && spec.memoryMin !== undefined && spec.memoryMin > spec.memory) {
+    throw new GpusliceError('GS_ERR_INVALID_ARGUMENT', `--memory-min ${values['memory-min']} is above --memory ${values.memory}`, { value: values['memory-min'] });
+  }
   if (values.compute !== undefined) spec.compute = percentArg('--compute', values.compute);
   if (values['compute-max'] !== undefined) spec.computeMax = percentArg('--compute-max', values['compute-max']);
+  if (spec.compute !== undefined && spec.computeMax !== undefined && spec.compute > spec.computeMax) {
+    throw new GpusliceError('GS_ERR_INVALID_ARGUMENT', `--compute ${values.compute} is above --compute-max ${values['compute-max']}`, { value: values.compute });
+  }
   if (values.weight !== undefined) {
     const w = Number(values.weight);
     if (!Number.isInteger(w) || w < 1 || w > 10000) throw new GpusliceError('GS_ERR_INVALID_ARGUMENT', `--weight ${values.weight}: must be an integer from 1 to 10000`, { value: values.weight });
@@ -74,19 +94,25 @@ export async function runCommand(argv: string[]): Promise<number> {
   }
   const child = spawn('/bin/sh', ['-c', LAUNCHER, info.cgroupDir, ...cmd], {
     stdio: 'inherit',
-    env: { ...process.env, ...info.env },
+    env: commandEnv(process.env, info.env),
   });
   const forward = (sig: NodeJS.Signals) => {
     child.kill(sig);
   };
-  for (const s of FORWARDED) process.on(s, forward);
+  // from a terminal, ^C already reaches the command: forwarding it would make it two
+  const forwarded = process.stdin.isTTY ? FORWARDED.filter((s) => !FROM_TERMINAL.includes(s)) : FORWARDED;
+  const swallow = () => {};
+  for (const s of FORWARDED) process.on(s, forwarded.includes(s) ? forward : swallow);
   const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
     child.once('exit', (c, s) => resolve([c, s]));
     child.once('error', () => resolve([EXIT_TOOL_ERROR, null]));
   });
-  for (const s of FORWARDED) process.off(s, forward);
-  // the daemon may already have removed it (cgroup emptied): that is fine
-  await client.call('remove', { name: info.name }).catch(() => {});
+  for (const s of FORWARDED) {
+    process.off(s, forward);
+    process.off(s, swallow);
+  }
+  // the daemon may already have removed it (cgroup emptied), or be gone: either is fine
+  await Promise.race([client.call('remove', { name: info.name }).catch(() => {}), new Promise((r) => setTimeout(r, REMOVE_TIMEOUT_MS).unref())]);
   client.close();
   if (signal) {
     // die the way the command died, so shells report it the same

@@ -40,6 +40,10 @@ export class ApiClient {
 
   call<T = unknown>(method: string, params?: unknown): Promise<T> {
     const id = this.nextId++;
+    // a write to a closed socket raises nothing: the caller would wait forever
+    if (this.sock.destroyed || !this.sock.writable) {
+      return Promise.reject(new GpusliceError('GS_ERR_API_UNAVAILABLE', 'the connection to the daemon is closed'));
+    }
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       this.sock.write(JSON.stringify({ id, method, ...(params === undefined ? {} : { params }) }) + '\n');

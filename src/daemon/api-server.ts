@@ -12,8 +12,8 @@ import type { Logger } from '../log.js';
 const MAX_LINE = 1 << 20;
 
 export interface Session {
-  /** names of the containers this connection created and still owns */
-  owned: Set<string>;
+  /** the containers this connection created and still owns (objects, not names: a name may be reused) */
+  owned: Set<unknown>;
 }
 
 export type Handler = (req: Request, session: Session) => Promise<unknown>;

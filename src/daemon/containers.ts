@@ -2,19 +2,20 @@
 // creating one makes its cgroup and runs every enforcer (device gate, vGPU ledger)
 // before the caller may start anything in it; if an enforcer fails, the cgroup is
 // removed again (fail closed). Such a container goes away when its owner asks, when
-// its owner's connection closes, or when its cgroup empties.
+// its owner's connection closes (or, after a daemon restart, its owner process
+// dies), or when its cgroup empties.
 // A systemd unit's cgroup can be attached too (`gpuslice attach` from the unit's
 // ExecStartPre): systemd owns that cgroup, so gpuslice never removes it and keeps
 // enforcing until systemd does — the cgroup empties between ExecStartPre and
 // ExecStart, so emptiness cannot mean the end there.
-import { mkdir, readFile, readdir, rename, stat, unlink, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import type { FSWatcher } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { GpusliceError } from '../errors.js';
-import { CgroupTree, type Cgroup } from '../cgroups/index.js';
-import { watchEvents } from '../cgroups/index.js';
+import { CgroupFs, CgroupTree, type Cgroup } from '../cgroups/index.js';
 import type { UnitGpuSettings } from '../config/index.js';
 import type { ContainerInfo, ContainerSettings, ContainerSpec } from './protocol.js';
+import { Records, isAlive, processRef, type ContainerRecord, type ProcessRef } from './records.js';
 import type { Logger } from '../log.js';
 
 export interface Container {
@@ -25,14 +26,10 @@ export interface Container {
   settings: ContainerSettings;
   createdAt: string;
   env: Record<string, string>;
+  /** the `gpuslice run` process that asked for it */
+  owner?: ProcessRef;
   /** a systemd unit's cgroup, attached rather than created: never removed by gpuslice */
   unit?: { name: string; settings: UnitGpuSettings };
-}
-
-interface ContainerRecord {
-  spec: ContainerSpec;
-  createdAt: string;
-  unit?: { name: string; settings: UnitGpuSettings; cgroupPath: string };
 }
 
 /** Something applied to every container before its command may run. */
@@ -43,17 +40,34 @@ export interface Enforcer {
   release(c: Container): Promise<void>;
   /** numbers to show in status, e.g. device denials */
   describe?(c: Container): Promise<Record<string, number>>;
-  /** after a restart, once every surviving container is adopted */
-  adopted?(live: Container[]): Promise<void>;
   close?(): Promise<void>;
 }
 
-export type SettingsResolver = (spec: ContainerSpec, cgroupPath: string, unit?: UnitGpuSettings) => ContainerSettings;
+/** Where a container is, for policy matchers: its cgroup path, and its name when it is ours. */
+export interface Place {
+  cgroupPath: string;
+  name?: string;
+}
+
+export type SettingsResolver = (spec: ContainerSpec, where: Place, unit?: UnitGpuSettings) => ContainerSettings;
+/** Throws when the guarantees of `next` cannot be kept beside those of the others. */
+export type Admission = (next: ContainerSettings, others: ContainerSettings[]) => void;
+
+const REMOVE_RETRY_MS = 5000;
+const OWNER_POLL_MS = 2000;
+// cgroupfs interface files live beside child cgroups: a container must not take their names
+const RESERVED_NAME = /^(cgroup|cpu|cpuset|cpuacct|memory|io|blkio|pids|rdma|hugetlb|misc|freezer|devices|net_cls|net_prio|perf_event)\./;
 
 export class Containers {
   private readonly byName = new Map<string, Container>();
+  /** names being created: taken synchronously, so two creates cannot share one */
+  private readonly pending = new Set<string>();
   private readonly watchers = new Map<string, { close(): void }>();
   private readonly removing = new Map<string, Promise<void>>();
+  private readonly records: Records;
+  /** adopted containers whose owner's connection died with the previous daemon */
+  private readonly orphans = new Set<Container>();
+  private readonly ownerTimer: NodeJS.Timeout;
 
   constructor(
     private readonly tree: CgroupTree,
@@ -61,59 +75,89 @@ export class Containers {
     private readonly resolve: SettingsResolver,
     private readonly enforcers: Enforcer[],
     private readonly log: Logger,
-  ) {}
+    private readonly admit: Admission = () => {},
+  ) {
+    this.records = new Records(stateDir);
+    this.ownerTimer = setInterval(() => this.checkOrphans(), OWNER_POLL_MS);
+    this.ownerTimer.unref();
+  }
 
-  private recordPath(name: string): string {
-    return join(this.stateDir, 'containers', `${name}.json`);
+  private others(except?: Container): ContainerSettings[] {
+    return this.all().filter((c) => c !== except).map((c) => c.settings);
   }
 
   async create(spec: ContainerSpec): Promise<Container> {
     const name = spec.name ?? `run-${spec.owner ?? process.pid}-${randomBytes(3).toString('hex')}`;
-    if (this.byName.has(name) || this.removing.has(name)) {
+    if (RESERVED_NAME.test(name)) {
+      throw new GpusliceError('GS_ERR_INVALID_ARGUMENT', `${name} is the name of a cgroup interface file; pick another --name`, { value: name });
+    }
+    if (this.byName.has(name) || this.removing.has(name) || this.pending.has(name)) {
       throw new GpusliceError('GS_ERR_CONTAINER_EXISTS', `a container named ${name} already exists; pick another --name or remove it first`, { value: name });
     }
-    const existing = this.tree.get(name);
-    if (await existing.exists()) {
-      throw new GpusliceError('GS_ERR_CONTAINER_EXISTS', `cgroup ${existing.path} already exists; pick another --name`, { path: existing.path });
+    this.pending.add(name);
+    try {
+      const where = this.tree.get(name);
+      // settings first: a request that cannot be met leaves nothing behind
+      const settings = this.resolve(spec, { cgroupPath: where.cgroupPath, name }, undefined);
+      this.admit(settings, this.others());
+      if (await where.exists()) {
+        throw new GpusliceError('GS_ERR_CONTAINER_EXISTS', `cgroup ${where.path} already exists; pick another --name`, { path: where.path });
+      }
+      const cgroup = await this.tree.create(name);
+      const c: Container = {
+        name,
+        cgroup,
+        id: await cgroup.id(),
+        spec,
+        settings,
+        createdAt: new Date().toISOString(),
+        env: { GPUSLICE_CONTAINER: name, GPUSLICE_STATE_DIR: this.stateDir },
+        owner: spec.owner ? processRef(spec.owner) ?? undefined : undefined,
+      };
+      await this.enforce(c);
+      this.log.info({ container: name, cgroup: cgroup.cgroupPath, settings }, 'container created');
+      return c;
+    } finally {
+      this.pending.delete(name);
     }
-    const cgroup = await this.tree.create(name);
-    const c: Container = {
-      name,
-      cgroup,
-      id: await cgroup.id(),
-      spec,
-      settings: this.resolve(spec, cgroup.cgroupPath),
-      createdAt: new Date().toISOString(),
-      env: { GPUSLICE_CONTAINER: name, GPUSLICE_STATE_DIR: this.stateDir },
-    };
-    await this.enforce(c);
-    this.log.info({ container: name, cgroup: cgroup.cgroupPath, settings: c.settings }, 'container created');
-    return c;
   }
 
   /**
    * Enforces a systemd unit's settings on the unit's own cgroup (given as
-   * /proc/PID/cgroup shows it). Attaching the same cgroup again is a no-op.
+   * /proc/PID/cgroup shows it). Attaching the same cgroup again is a no-op; a unit
+   * restarted by systemd has a new cgroup of the same path, which replaces the old.
    */
   async attach(unit: string, cgroupPath: string, unitSettings: UnitGpuSettings): Promise<Container> {
-    const existing = this.byName.get(unit);
-    const tree = await this.openExternal(cgroupPath);
-    if (existing) {
-      if (existing.cgroup.cgroupPath === cgroupPath && existing.id === (await tree.root.id())) return existing;
-      throw new GpusliceError('GS_ERR_CONTAINER_EXISTS', `unit ${unit} is already attached with cgroup ${existing.cgroup.cgroupPath}`, { value: unit });
+    // with Delegate=, systemd runs ExecStartPre in the unit's .control sub-cgroup
+    const path = cgroupPath.replace(/\/\.control$/, '');
+    const last = path.split('/').filter(Boolean).pop();
+    if (last !== unit) {
+      throw new GpusliceError('GS_ERR_INVALID_ARGUMENT', `cgroup ${cgroupPath} is not the cgroup of unit ${unit}; attach runs from the unit's own ExecStartPre`, { value: cgroupPath });
     }
+    const tree = await this.openExternal(path);
+    const id = await tree.root.id();
+    const existing = this.byName.get(unit);
+    if (existing) {
+      if (existing.cgroup.cgroupPath === path && existing.id === id) return existing;
+      if (existing.cgroup.cgroupPath !== path) {
+        throw new GpusliceError('GS_ERR_CONTAINER_EXISTS', `unit ${unit} is already attached with cgroup ${existing.cgroup.cgroupPath}`, { value: unit });
+      }
+      await this.remove(unit, 'unit restarted: a new cgroup replaces the old');
+    }
+    const settings = this.resolve({}, { cgroupPath: path }, unitSettings);
+    this.admit(settings, this.others());
     const c: Container = {
       name: unit,
       cgroup: tree.root,
-      id: await tree.root.id(),
+      id,
       spec: {},
-      settings: this.resolve({}, cgroupPath, unitSettings),
+      settings,
       createdAt: new Date().toISOString(),
       env: { GPUSLICE_CONTAINER: unit, GPUSLICE_STATE_DIR: this.stateDir },
       unit: { name: unit, settings: unitSettings },
     };
     await this.enforce(c);
-    this.log.info({ container: unit, cgroup: cgroupPath, settings: c.settings }, 'systemd unit attached');
+    this.log.info({ container: unit, cgroup: path, settings }, 'systemd unit attached');
     return c;
   }
 
@@ -125,14 +169,14 @@ export class Containers {
     if (this.tree.fromCgroupPath(cgroupPath)) {
       throw new GpusliceError('GS_ERR_INVALID_ARGUMENT', `cgroup ${cgroupPath} is inside the managed subtree; only cgroups systemd owns are attached`, { value: cgroupPath });
     }
-    const probe = this.tree.mount + '/' + rel;
+    const probe = `${this.tree.mount}/${rel}`;
     if (!(await stat(probe).then((st) => st.isDirectory(), () => false))) {
       throw new GpusliceError('GS_ERR_CGROUP_READ', `cgroup ${cgroupPath} does not exist (${probe})`, { path: probe });
     }
     return CgroupTree.open({ mount: this.tree.mount, root: rel });
   }
 
-  /** Runs every enforcer; on failure undoes the container (fail closed). */
+  /** Runs every enforcer and arms the watch; on failure undoes the container (fail closed). */
   private async enforce(c: Container): Promise<void> {
     this.byName.set(c.name, c);
     try {
@@ -141,20 +185,25 @@ export class Containers {
         if (env) Object.assign(c.env, env);
       }
       await this.persist(c);
+      await this.watch(c);
     } catch (err) {
       this.log.error({ container: c.name, err }, 'container setup failed; undoing it (fail closed)');
       await this.remove(c.name, 'setup failed').catch(() => {});
       throw err;
     }
-    this.watch(c);
   }
 
-  /** Removes a container: kills what runs in it, releases enforcers, removes the cgroup. */
-  remove(name: string, reason: string): Promise<void> {
+  /**
+   * Removes a container: kills what runs in it, then releases the enforcers and
+   * removes the cgroup. If the processes cannot be removed, it stays tracked and
+   * enforced, and removal is tried again later. `only` guards against removing a
+   * newer container that took the same name.
+   */
+  remove(name: string, reason: string, only?: Container): Promise<void> {
     const inFlight = this.removing.get(name);
     if (inFlight) return inFlight;
     const c = this.byName.get(name);
-    if (!c) {
+    if (!c || (only && c !== only)) {
       return Promise.reject(new GpusliceError('GS_ERR_CONTAINER_NOT_FOUND', `no container named ${name} (see gpuslice status)`, { value: name }));
     }
     const p = (async () => {
@@ -163,15 +212,19 @@ export class Containers {
       try {
         // systemd owns a unit's cgroup: it is never killed or removed here
         if (!c.unit) await c.cgroup.remove({ kill: true, timeoutMs: 10_000 });
-      } finally {
-        // release after the processes are gone: enforcement holds until then
-        for (const e of [...this.enforcers].reverse()) {
-          await e.release(c).catch((err) => this.log.warn({ container: name, enforcer: e.name, err }, 'release failed'));
-        }
-        await unlink(this.recordPath(name)).catch(() => {});
-        this.byName.delete(name);
-        this.log.info({ container: name, reason }, 'container removed');
+      } catch (err) {
+        this.log.error({ container: name, err }, `cannot remove the container; it stays enforced and removal is retried in ${REMOVE_RETRY_MS / 1000} s`);
+        setTimeout(() => void this.remove(name, reason, c).catch(() => {}), REMOVE_RETRY_MS).unref();
+        throw err;
       }
+      // released after the processes are gone: enforcement holds until then
+      for (const e of [...this.enforcers].reverse()) {
+        await e.release(c).catch((err) => this.log.warn({ container: name, enforcer: e.name, err }, 'release failed'));
+      }
+      await this.records.remove(name);
+      this.byName.delete(name);
+      this.orphans.delete(c);
+      this.log.info({ container: name, reason }, 'container removed');
     })();
     this.removing.set(name, p);
     return p.finally(() => this.removing.delete(name));
@@ -186,7 +239,8 @@ export class Containers {
     for (const c of this.byName.values()) {
       let next: ContainerSettings;
       try {
-        next = this.resolve(c.spec, c.cgroup.cgroupPath, c.unit?.settings);
+        next = this.resolve(c.spec, this.placeOf(c), c.unit?.settings);
+        this.admit(next, this.others(c));
       } catch (err) {
         this.log.warn({ container: c.name, err }, 'new policy does not resolve for this container; it keeps its settings');
         continue;
@@ -196,6 +250,7 @@ export class Containers {
       c.settings = next;
       try {
         for (const e of this.enforcers) await e.apply(c);
+        await this.persist(c);
         this.log.info({ container: c.name, before, after: next }, 'settings changed');
       } catch (err) {
         c.settings = before;
@@ -203,6 +258,10 @@ export class Containers {
         for (const e of this.enforcers) await e.apply(c).catch(() => {});
       }
     }
+  }
+
+  private placeOf(c: Container): Place {
+    return c.unit ? { cgroupPath: c.cgroup.cgroupPath } : { cgroupPath: c.cgroup.cgroupPath, name: c.name };
   }
 
   get(name: string): Container | undefined {
@@ -235,114 +294,127 @@ export class Containers {
   }
 
   /**
-   * Adopts containers a previous daemon left: a cgroup under the managed root with a
-   * record is re-enforced and watched; one that is empty, or has no record, is removed.
+   * Adopts what a previous daemon left. A cgroup under the managed root with a record
+   * is re-enforced and watched (with the settings it had, should the policy no longer
+   * resolve for it); an empty one is removed. A populated cgroup without a record is
+   * not ours: it is left alone, and said so. Attached units are re-attached while
+   * systemd keeps their cgroup. One container that fails does not stop the others.
    */
   async adopt(): Promise<void> {
-    await mkdir(join(this.stateDir, 'containers'), { recursive: true });
     for (const cg of await this.tree.list()) {
       const name = cg.name;
-      let rec: { spec: ContainerSpec; createdAt: string } | undefined;
-      try {
-        rec = JSON.parse(await readFile(this.recordPath(name), 'utf8'));
-      } catch {
-        rec = undefined;
-      }
+      const rec = await this.records.read(name);
       const populated = (await cg.events().catch(() => ({ populated: false }))).populated;
-      const c: Container = {
-        name,
-        cgroup: cg,
-        id: await cg.id(),
-        spec: rec?.spec ?? {},
-        settings: this.resolve(rec?.spec ?? {}, cg.cgroupPath),
-        createdAt: rec?.createdAt ?? new Date().toISOString(),
-        env: { GPUSLICE_CONTAINER: name, GPUSLICE_STATE_DIR: this.stateDir },
-      };
-      this.byName.set(name, c);
-      if (!rec || !populated) {
-        await this.remove(name, rec ? 'found empty at start' : 'no record at start').catch((err) => this.log.warn({ container: name, err }, 'cannot remove leftover cgroup'));
+      if (!rec) {
+        if (populated) this.log.warn({ cgroup: cg.path }, 'a populated cgroup in the managed subtree has no record: not ours, left alone');
+        else await cg.remove({ kill: false }).catch((err) => this.log.warn({ cgroup: cg.path, err }, 'cannot remove an empty leftover cgroup'));
         continue;
       }
-      for (const e of this.enforcers) {
-        const env = await e.apply(c);
-        if (env) Object.assign(c.env, env);
+      try {
+        await this.adoptOne(cg, rec, populated);
+      } catch (err) {
+        this.log.error({ container: name, err }, 'cannot adopt the container; its previous enforcement (pinned gate, ledger) stays');
       }
-      this.watch(c);
-      this.log.info({ container: name }, 'container adopted');
     }
-    await this.adoptUnits();
-    for (const e of this.enforcers) await e.adopted?.(this.all());
-    // records whose cgroup is gone
-    for (const f of await readdir(join(this.stateDir, 'containers'))) {
-      const name = f.replace(/\.json$/, '');
-      if (!this.byName.has(name)) await unlink(join(this.stateDir, 'containers', f)).catch(() => {});
+    for (const name of await this.records.names()) {
+      if (this.byName.has(name)) continue;
+      const rec = await this.records.read(name);
+      if (rec?.unit) {
+        await this.attach(rec.unit.name, rec.unit.cgroupPath, rec.unit.settings).then(
+          () => this.log.info({ container: name }, 'systemd unit adopted'),
+          (err) => this.log.warn({ container: name, err: (err as Error).message }, 'cannot re-attach the unit'),
+        );
+      }
+      // a record whose cgroup is gone
+      if (!this.byName.has(name)) await this.records.remove(name);
     }
   }
 
-  /** Attached units survive a daemon restart while systemd keeps their cgroup. */
-  private async adoptUnits(): Promise<void> {
-    for (const f of await readdir(join(this.stateDir, 'containers'))) {
-      const name = f.replace(/\.json$/, '');
-      if (this.byName.has(name)) continue;
-      let rec: ContainerRecord;
-      try {
-        rec = JSON.parse(await readFile(join(this.stateDir, 'containers', f), 'utf8'));
-      } catch {
-        continue;
-      }
-      if (!rec.unit) continue;
-      await this.attach(rec.unit.name, rec.unit.cgroupPath, rec.unit.settings).then(
-        () => this.log.info({ container: name }, 'systemd unit adopted'),
-        (err) => this.log.info({ container: name, err: (err as Error).message }, 'attached unit is gone'),
-      );
+  private async adoptOne(cg: Cgroup, rec: ContainerRecord, populated: boolean): Promise<void> {
+    let settings: ContainerSettings;
+    try {
+      settings = this.resolve(rec.spec, { cgroupPath: cg.cgroupPath, name: cg.name });
+    } catch (err) {
+      if (!rec.settings) throw err;
+      settings = rec.settings;
+      this.log.warn({ container: cg.name, err }, 'the policy no longer resolves for this container; it keeps the settings it had');
+    }
+    const c: Container = {
+      name: cg.name,
+      cgroup: cg,
+      id: await cg.id(),
+      spec: rec.spec,
+      settings,
+      createdAt: rec.createdAt,
+      env: { GPUSLICE_CONTAINER: cg.name, GPUSLICE_STATE_DIR: this.stateDir },
+      owner: rec.owner,
+    };
+    this.byName.set(c.name, c);
+    if (!populated || (c.owner && !isAlive(c.owner))) {
+      await this.remove(c.name, populated ? 'its owner exited while the daemon was away' : 'found empty at start');
+      return;
+    }
+    for (const e of this.enforcers) {
+      const env = await e.apply(c);
+      if (env) Object.assign(c.env, env);
+    }
+    await this.watch(c);
+    if (c.owner) this.orphans.add(c);
+    this.log.info({ container: c.name }, 'container adopted');
+  }
+
+  /** The owner of an adopted container talks to no one now: its exit ends the container. */
+  private checkOrphans(): void {
+    for (const c of this.orphans) {
+      if (c.owner && !isAlive(c.owner) && this.byName.get(c.name) === c) void this.remove(c.name, 'owner exited', c).catch(() => {});
     }
   }
 
   private async persist(c: Container): Promise<void> {
-    const path = this.recordPath(c.name);
-    await mkdir(join(this.stateDir, 'containers'), { recursive: true });
-    const rec: ContainerRecord = { spec: c.spec, createdAt: c.createdAt };
+    const rec: ContainerRecord = { spec: c.spec, settings: c.settings, createdAt: c.createdAt, owner: c.owner };
     if (c.unit) rec.unit = { ...c.unit, cgroupPath: c.cgroup.cgroupPath };
-    await writeFile(path + '.tmp', JSON.stringify(rec) + '\n', { mode: 0o600 });
-    await rename(path + '.tmp', path);
+    await this.records.write(c.name, rec);
   }
 
-  /**
-   * Any change of cgroup.events that leaves a created container unpopulated means
-   * its processes are gone. A unit's cgroup is watched until systemd removes it,
-   * which shows only on its parent directory.
-   */
-  private watch(c: Container): void {
-    if (c.unit) {
-      void this.watchRemoval(c);
-      return;
-    }
-    const w = watchEvents(c.cgroup, (ev) => {
-      if (!ev.populated && this.byName.has(c.name)) void this.remove(c.name, 'cgroup emptied').catch(() => {});
-    });
+  /** Armed before the container is handed out, so no exit can go unseen. */
+  private async watch(c: Container): Promise<void> {
+    const w = c.unit ? await this.watchRemoval(c) : await this.watchEmpty(c);
     this.watchers.set(c.name, w);
   }
 
-  private async watchRemoval(c: Container): Promise<void> {
+  /**
+   * Every inotify event on cgroup.events is read afresh: a process that enters and
+   * leaves between two reads still leaves the cgroup unpopulated, and that is what counts.
+   */
+  private async watchEmpty(c: Container): Promise<FSWatcher> {
+    return c.cgroup.watchFile('cgroup.events', () => {
+      void c.cgroup.events().then(
+        (ev) => {
+          if (!ev.populated && this.byName.get(c.name) === c) void this.remove(c.name, 'cgroup emptied', c).catch(() => {});
+        },
+        () => {},
+      );
+    });
+  }
+
+  /** systemd removing a cgroup shows only on its parent directory (kernfs removes the files itself). */
+  private async watchRemoval(c: Container): Promise<FSWatcher> {
     const parts = c.cgroup.cgroupPath.split('/').filter(Boolean);
     const self = parts.pop()!;
     const gone = async () => {
-      if (this.byName.get(c.name) === c && !(await c.cgroup.exists())) void this.remove(c.name, 'cgroup removed by systemd').catch(() => {});
+      const ino = await stat(c.cgroup.path, { bigint: true }).then((s) => s.ino, () => null);
+      // a cgroup of the same path with another inode is the unit's next run
+      if (ino !== c.id && this.byName.get(c.name) === c) void this.remove(c.name, 'cgroup removed by systemd', c).catch(() => {});
     };
-    try {
-      // a unit cgroup always sits in a slice, never at the root
-      const parent = await CgroupTree.open({ mount: this.tree.mount, root: parts.join('/') });
-      const w = await parent.root.watchChildren((name) => {
-        if (name === self) void gone();
-      });
-      this.watchers.set(c.name, w);
-      await gone(); // removed before the watch was armed
-    } catch (err) {
-      this.log.warn({ container: c.name, err }, 'cannot watch the unit cgroup for removal');
-    }
+    const w = await new CgroupFs(this.tree.mount).watchDir(parts.join('/'), (name) => {
+      if (name === self) void gone();
+    });
+    await gone(); // removed before the watch was armed
+    return w;
   }
 
   async close(): Promise<void> {
+    clearInterval(this.ownerTimer);
     for (const w of this.watchers.values()) w.close();
     this.watchers.clear();
     for (const e of this.enforcers) await e.close?.();

@@ -65,12 +65,6 @@ export class GateEnforcer implements Enforcer {
     return { denials: await this.gate.denialCount(c.id) };
   }
 
-  /** After a restart: releases gated cgroups that are no longer containers. */
-  async adopted(live: Container[]): Promise<void> {
-    const gone = await this.gate.adopt(live.map((c) => c.id));
-    if (gone.length) this.log.info({ released: gone.map(String) }, 'released gates of cgroups that are no longer containers');
-  }
-
   async close(): Promise<void> {
     this.unsubscribe();
     await this.gate.close();

@@ -18,11 +18,15 @@ export function ledgerDirOf(stateDir: string, cgroupPath: string): string {
   return join(stateDir, 'cgroup', cgroupPath);
 }
 
+// a GPU taken away by a reload may still have a context open in the container:
+// it gets nothing more, rather than the "not given, not limited" of an absent entry
+const TAKEN_AWAY: DeviceLimits = { memoryBytes: 0, computeShare: 0.001, memoryPolicy: 'fail' };
+
 /** Pure: the ledger's per-device limits for a container's settings. */
-export function limitsFor(s: ContainerSettings, deviceCount: number): Array<DeviceLimits | null> {
+export function limitsFor(s: ContainerSettings, deviceCount: number): DeviceLimits[] {
   const share = s.computeMin > 0 ? s.computeMin : s.computeMax;
   return Array.from({ length: deviceCount }, (_, i) =>
-    s.gpus.includes(i) ? { memoryBytes: s.memoryMax, computeShare: share, memoryPolicy: s.onMemoryLimit } : null,
+    s.gpus.includes(i) ? { memoryBytes: s.memoryMax, computeShare: share, memoryPolicy: s.onMemoryLimit } : TAKEN_AWAY,
   );
 }
 
@@ -49,10 +53,10 @@ export class VgpuEnforcer implements Enforcer {
     await initUsage(dir);
     this.live.set(c.name, dir);
     this.log.debug({ container: c.name, ledger: dir, generation: generation.toString() }, 'vGPU limits written');
-    const preload = [INTERPOSER_LIB, process.env.LD_PRELOAD].filter(Boolean).join(':');
+    // the client puts its own LD_PRELOAD and LD_LIBRARY_PATH after these (see cli/run.ts)
     return {
       ...this.gpuEnv,
-      LD_PRELOAD: preload,
+      LD_PRELOAD: INTERPOSER_LIB,
       GPUSLICE_STATE_DIR: this.stateDir,
       // the driver numbers the container's GPUs from 0, as NVIDIA's container runtime arranges
       CUDA_VISIBLE_DEVICES: c.settings.gpus.join(','),

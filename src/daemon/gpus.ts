@@ -4,6 +4,7 @@
 // it makes in <state>/simgpu/dev with the real major, so the gate treats them alike.
 import { join } from 'node:path';
 import type { Policy } from '../config/index.js';
+import { GpusliceError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { discoverGpus, NVIDIA_MAJOR, type GpuDiscovery } from '../vgpu/devices.js';
 import { setupSimGpu } from '../vgpu/simgpu.js';
@@ -49,7 +50,12 @@ export function byNvmlIndex(d: GpuDiscovery, nvml: NvmlGpu[]): GpuDiscovery {
 export async function openGpus(stateDir: string, policy: Policy, log: Logger): Promise<Gpus> {
   const real = policy.devices.simulate ? null : discoverGpus({ root: '/' });
   let gpus: Omit<Gpus, 'enforcers'>;
-  const nvml = real && real.gpus.some((g) => g.vendor === 'nvidia') ? listNvmlGpus() : null;
+  const hasNvidia = real !== null && real.gpus.some((g) => g.vendor === 'nvidia');
+  const nvml = hasNvidia ? listNvmlGpus() : null;
+  if (hasNvidia && !nvml) {
+    // simulating here would hand out 195:N, the real GPUs' own device numbers
+    throw new GpusliceError('GS_ERR_GPU_UNKNOWN', 'NVIDIA GPUs are in /dev but libnvidia-ml.so.1 is missing: install the driver\'s NVML, or set devices: simulate in the policy');
+  }
   if (real && nvml && nvml.length > 0) {
     const discovery = byNvmlIndex(real, nvml);
     gpus = { list: nvml.map((g) => ({ index: g.index, memoryBytes: g.memoryBytes })), simulated: false, env: {}, discovery };

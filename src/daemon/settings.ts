@@ -6,6 +6,7 @@ import { GpusliceError } from '../errors.js';
 import type { Policy, EffectiveSettings, Matcher, MemoryAmount, UnitGpuSettings } from '../config/index.js';
 import { formatSize } from '../config/index.js';
 import type { ContainerSettings, ContainerSpec, GpuSelection } from './protocol.js';
+import type { Place } from './containers.js';
 
 export interface GpuInfo {
   index: number;
@@ -27,10 +28,20 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-/** Whether a matcher fits a cgroup path such as `/system.slice/train-1.service`. */
-export function matches(m: Matcher, cgroupPath: string): boolean {
-  const segments = cgroupPath.split('/').filter(Boolean);
-  if (m.path !== undefined) return globToRegExp(m.path.replace(/^\/+/, '')).test(segments.join('/'));
+/**
+ * Whether a matcher fits a container. `path` globs match the container's name in
+ * the managed subtree (`train-*`) or its full cgroup path (`gpuslice/train-*`);
+ * slice and unit matchers look at the segments below the managed subtree for our
+ * own containers, so that the daemon's own slice and unit never match them.
+ */
+export function matches(m: Matcher, where: Place): boolean {
+  const full = where.cgroupPath.split('/').filter(Boolean);
+  const own = where.name !== undefined ? where.name.split('/').filter(Boolean) : full;
+  if (m.path !== undefined) {
+    const re = globToRegExp(m.path.replace(/^\/+/, ''));
+    return re.test(full.join('/')) || (where.name !== undefined && re.test(own.join('/')));
+  }
+  const segments = own;
   if (m.slice !== undefined) return segments.some((s) => s === m.slice);
   if (m.unit !== undefined) {
     const re = globToRegExp(m.unit);
@@ -40,9 +51,9 @@ export function matches(m: Matcher, cgroupPath: string): boolean {
 }
 
 /** The class a container belongs to: the one named, else the first whose matcher fits. */
-export function classFor(policy: Policy, named: string | undefined, cgroupPath: string): EffectiveSettings & { name: string | null } {
+export function classFor(policy: Policy, named: string | undefined, where: Place): EffectiveSettings & { name: string | null } {
   if (named !== undefined) {
-    const c = policy.classes[named];
+    const c = Object.hasOwn(policy.classes, named) ? policy.classes[named] : undefined;
     if (!c) {
       const known = Object.keys(policy.classes);
       throw new GpusliceError('GS_ERR_INVALID_ARGUMENT', `no class ${named} in the policy (${known.length ? `classes: ${known.join(', ')}` : 'it defines none'})`, { value: named });
@@ -50,7 +61,7 @@ export function classFor(policy: Policy, named: string | undefined, cgroupPath: 
     return c;
   }
   for (const c of Object.values(policy.classes)) {
-    if (c.match.some((m) => matches(m, cgroupPath))) return c;
+    if (c.match.some((m) => matches(m, where))) return c;
   }
   return { ...policy.defaults, name: null };
 }
@@ -62,7 +73,7 @@ function resolveGpus(sel: GpuSelection, gpus: GpuInfo[]): number[] {
   if (unknown.length) {
     throw new GpusliceError('GS_ERR_GPU_UNKNOWN', `GPU ${unknown.join(', ')} does not exist on this machine (GPUs: ${gpus.length ? gpus.map((g) => g.index).join(', ') : 'none'})`, { value: unknown.join(',') });
   }
-  return [...sel].sort((a, b) => a - b);
+  return [...new Set(sel)].sort((a, b) => a - b);
 }
 
 /** Bytes of a policy amount on the smallest of the container's GPUs; a share of the whole GPU is no limit. */
@@ -72,8 +83,8 @@ function bytesOf(a: MemoryAmount, gpuMemory: number): number | null {
   return Math.floor(a.fraction * gpuMemory);
 }
 
-export function resolveSettings(policy: Policy, gpus: GpuInfo[], spec: ContainerSpec, cgroupPath: string, unit: UnitGpuSettings = {}): ContainerSettings {
-  const cls = classFor(policy, spec.class ?? unit.class, cgroupPath);
+export function resolveSettings(policy: Policy, gpus: GpuInfo[], spec: ContainerSpec, where: Place, unit: UnitGpuSettings = {}): ContainerSettings {
+  const cls = classFor(policy, spec.class ?? unit.class, where);
   const indices = resolveGpus(spec.gpus ?? unit.gpus ?? cls.gpus, gpus);
   const chosen = gpus.filter((g) => indices.includes(g.index));
   const gpuMemory = chosen.length ? Math.min(...chosen.map((g) => g.memoryBytes)) : 0;
@@ -95,4 +106,28 @@ export function resolveSettings(policy: Policy, gpus: GpuInfo[], spec: Container
     throw new GpusliceError('GS_ERR_INVALID_ARGUMENT', `guaranteed compute ${s.computeMin * 100}% is above the most it may use, ${s.computeMax * 100}%; lower --compute or raise --compute-max`);
   }
   return s;
+}
+
+/**
+ * Admission: guarantees must fit the GPUs. On every GPU, the guaranteed memory of
+ * its containers must fit its memory and their guaranteed compute shares must not
+ * pass 100%; otherwise "a container can always allocate up to its guaranteed memory"
+ * could not hold.
+ */
+export function checkGuarantees(gpus: GpuInfo[]): (next: ContainerSettings, others: ContainerSettings[]) => void {
+  return (next, others) => {
+    for (const g of next.gpus) {
+      const gpu = gpus.find((x) => x.index === g);
+      if (!gpu) continue;
+      const sharing = others.filter((o) => o.gpus.includes(g));
+      const memory = sharing.reduce((a, o) => a + o.memoryMin, next.memoryMin);
+      if (memory > gpu.memoryBytes) {
+        throw new GpusliceError('GS_ERR_INVALID_ARGUMENT', `GPU ${g} cannot guarantee ${formatSize(next.memoryMin)} more: ${formatSize(memory - next.memoryMin)} of its ${formatSize(gpu.memoryBytes)} are guaranteed to ${sharing.length} other container(s)`, { value: String(next.memoryMin) });
+      }
+      const compute = sharing.reduce((a, o) => a + o.computeMin, next.computeMin);
+      if (compute > 1 + 1e-9) {
+        throw new GpusliceError('GS_ERR_INVALID_ARGUMENT', `GPU ${g} cannot guarantee ${Math.round(next.computeMin * 1000) / 10}% more compute: ${Math.round((compute - next.computeMin) * 1000) / 10}% is guaranteed to ${sharing.length} other container(s)`, { value: String(next.computeMin) });
+      }
+    }
+  };
 }

@@ -30,8 +30,9 @@ test('simulated GPUs gate like /dev/nvidiaN', () => {
   assert.deepEqual(d.gpuMajors, [195]);
 });
 
-test('ledger limits: the guarantee is the share, or the ceiling when none is guaranteed', () => {
+test('ledger limits: the guarantee is the share, or the ceiling when none is guaranteed; GPUs not given get nothing', () => {
   const base = { gpus: [1], memoryMax: 2 ** 30, memoryMin: 0, computeMin: 0.25, computeMax: 1, weight: 100, class: null, onMemoryLimit: 'wait' as const };
-  assert.deepEqual(limitsFor(base, 3), [null, { memoryBytes: 2 ** 30, computeShare: 0.25, memoryPolicy: 'wait' }, null]);
+  const away = { memoryBytes: 0, computeShare: 0.001, memoryPolicy: 'fail' };
+  assert.deepEqual(limitsFor(base, 3), [away, { memoryBytes: 2 ** 30, computeShare: 0.25, memoryPolicy: 'wait' }, away]);
   assert.equal(limitsFor({ ...base, computeMin: 0, computeMax: 0.6 }, 2)[1]?.computeShare, 0.6);
 });

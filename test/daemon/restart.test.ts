@@ -1,9 +1,9 @@
 // Daemon restarts leave containers running and enforced; the new daemon adopts them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { need } from '../helpers/capabilities.js';
 import { startTestDaemon, cleanupDaemon, runCli, waitUntil, CLI } from '../helpers/daemon.js';
 import { findCgroup2Mount } from '../../src/cgroups/index.js';
@@ -40,18 +40,36 @@ test('a restarted daemon adopts running containers and removes them when they em
   client.kill('SIGKILL');
 });
 
-test('at start, a leftover cgroup without a record is removed', async (t) => {
+test('at start, an empty leftover cgroup is removed and a populated one without a record is left alone', async (t) => {
   if (!need(t, 'root', 'cgroup2')) return;
   const mount = findCgroup2Mount();
   const first = await startTestDaemon();
   t.after(() => cleanupDaemon(first, mount));
   await first.stop();
   const { mkdirSync } = await import('node:fs');
-  const stray = join(mount, first.cgroupRoot, 'stray');
-  mkdirSync(stray);
-  const sleeper = spawn('/bin/sh', ['-c', `echo 0 > ${stray}/cgroup.procs && exec sleep 300`], { stdio: 'ignore' });
-  await waitUntil(() => !!sleeper.pid && existsSync(stray), 5000, 'the stray process');
+  const empty = join(mount, first.cgroupRoot, 'empty-leftover');
+  const foreign = join(mount, first.cgroupRoot, 'foreign');
+  mkdirSync(empty);
+  mkdirSync(foreign);
+  const sleeper = spawn('/bin/sh', ['-c', `echo 0 > ${foreign}/cgroup.procs && exec sleep 300`], { stdio: 'ignore' });
+  t.after(() => sleeper.kill('SIGKILL'));
+  await waitUntil(() => readFileSync(join(foreign, 'cgroup.procs'), 'utf8').trim() !== '', 5000, 'the foreign process');
   const second = await startTestDaemon({ stateDir: first.stateDir, cgroupRoot: first.cgroupRoot });
   t.after(() => second.stop());
-  assert.equal(existsSync(stray), false, 'an unknown cgroup in the managed subtree is not left unenforced');
+  assert.equal(existsSync(empty), false, 'an empty leftover is cleaned up');
+  assert.equal(existsSync(foreign), true, 'a process the daemon never started is not killed');
+  assert.doesNotThrow(() => process.kill(sleeper.pid!, 0));
+  assert.match(second.log(), /has no record: not ours, left alone/);
+});
+
+test('a state dir is bound to its cgroup subtree', async (t) => {
+  if (!need(t, 'root', 'cgroup2')) return;
+  const mount = findCgroup2Mount();
+  const first = await startTestDaemon();
+  t.after(() => cleanupDaemon(first, mount));
+  await first.stop();
+  const r = await runCli(['daemon', '--state-dir', first.stateDir, '--cgroup-root', first.cgroupRoot + '-other'], { timeoutMs: 15_000 });
+  assert.equal(r.code, 125);
+  assert.match(r.stderr, /belongs to the cgroup subtree .*use the same --cgroup-root, or another --state-dir/);
+  spawnSync('rmdir', [join(mount, first.cgroupRoot + '-other')]);
 });

@@ -181,5 +181,5 @@ test('a second daemon on the same state dir is refused', async (t) => {
   if (!need(t, 'root', 'cgroup2')) return;
   const r = await runCli(['daemon', ...sd(), '--cgroup-root', d!.cgroupRoot], { timeoutMs: 10_000 });
   assert.equal(r.code, 125);
-  assert.match(r.stderr, /another gpuslice daemon is serving/);
+  assert.match(r.stderr, /another gpuslice daemon \(pid \d+\) is using/);
 });

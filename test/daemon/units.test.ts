@@ -34,15 +34,15 @@ test('the generator adds gpuslice to exactly the services with [X-GPUSlice], and
   });
   const r = await runCli(['systemd-generator', out, join(out, 'early'), join(out, 'late'), '--root', root]);
   assert.equal(r.code, 0, r.stderr);
-  for (const u of ['train.service', 'web.service', 'worker@.service', 'bad.service']) assert.ok(existsSync(join(out, `${u}.d/50-gpuslice.conf`)), u);
+  for (const u of ['train.service', 'web.service', 'worker@.service', 'bad.service']) assert.ok(existsSync(join(out, `${u}.d/00-gpuslice.conf`)), u);
   assert.equal(existsSync(join(out, 'plain.service.d')), false);
-  const train = readFileSync(join(out, 'train.service.d/50-gpuslice.conf'), 'utf8');
+  const train = readFileSync(join(out, 'train.service.d/00-gpuslice.conf'), 'utf8');
   assert.match(train, /^ExecStartPre=\+\S+ \S+cli\.js attach --state-dir \/run\/gpuslice --unit %n$/m);
   assert.match(train, /^Environment=LD_PRELOAD=\/\S+\/build\/libgpuslice-vgpu\.so$/m);
   assert.match(train, /^Environment=CUDA_VISIBLE_DEVICES=0$/m);
   assert.match(train, /^EnvironmentFile=-\/run\/gpuslice\/workload\.env$/m);
-  assert.match(readFileSync(join(out, 'web.service.d/50-gpuslice.conf'), 'utf8'), /^Environment=CUDA_VISIBLE_DEVICES=1$/m);
-  assert.match(readFileSync(join(out, 'worker@.service.d/50-gpuslice.conf'), 'utf8'), /^Environment=CUDA_VISIBLE_DEVICES=$/m);
+  assert.match(readFileSync(join(out, 'web.service.d/00-gpuslice.conf'), 'utf8'), /^Environment=CUDA_VISIBLE_DEVICES=1$/m);
+  assert.match(readFileSync(join(out, 'worker@.service.d/00-gpuslice.conf'), 'utf8'), /^Environment=CUDA_VISIBLE_DEVICES=$/m);
 
   // systemd parses the generated drop-in without complaint (verify reads no generator dirs,
   // so it is placed where verify looks)
@@ -53,7 +53,7 @@ test('the generator adds gpuslice to exactly the services with [X-GPUSlice], and
   }
   cpSync(join(out, 'train.service.d'), join(root, 'etc/systemd/system/train.service.d'), { recursive: true });
   const v = spawnSync('systemd-analyze', ['verify', `--root=${root}`, '--man=no', '--generators=no', 'train.service'], { encoding: 'utf8' });
-  const complaints = v.stderr.split('\n').filter((l) => l.includes('50-gpuslice.conf'));
+  const complaints = v.stderr.split('\n').filter((l) => l.includes('00-gpuslice.conf'));
   assert.deepEqual(complaints, []);
 });
 
