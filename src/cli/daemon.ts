@@ -25,7 +25,12 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   const log = createLogger('gpuslice-daemon');
   const stateDir = stateDirOf(values['state-dir']);
   let daemon: Daemon | undefined;
-  const policy = await openPolicy(values.config, log, () => void daemon?.containers.reapply());
+  const unitRoot = values['unit-root'];
+  const policy = await openPolicy(values.config, log, {
+    onPolicy: () => void daemon?.containers.reapply(),
+    onUnits: () => void daemon?.containers.refreshUnits((unit) => unitSettings(unit, unitRoot)),
+    unitRoot,
+  });
   try {
     let gpus: Gpus | undefined;
     daemon = await startDaemon({
@@ -33,7 +38,7 @@ export async function daemonCommand(argv: string[]): Promise<number> {
       cgroupRoot: values['cgroup-root'],
       resolveSettings: (spec, where, unit) => resolveSettings(policy.current(), gpus!.list, spec, where, unit),
       admit: (next, others) => checkGuarantees(gpus!.list)(next, others),
-      resolveUnit: (unit) => unitSettings(unit, values['unit-root']),
+      resolveUnit: (unit) => unitSettings(unit, unitRoot),
       openEnforcers: async () => {
         gpus = await openGpus(stateDir, policy.current(), log);
         // systemd units read this (EnvironmentFile= of the generated drop-in) to reach the GPUs

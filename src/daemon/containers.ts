@@ -236,27 +236,55 @@ export class Containers {
    * resolve keeps its old ones: nothing is left unenforced.
    */
   async reapply(): Promise<void> {
-    for (const c of this.byName.values()) {
-      let next: ContainerSettings;
+    for (const c of this.all()) await this.reapplyOne(c);
+  }
+
+  /** Returns false when the container had to keep its previous settings. */
+  private async reapplyOne(c: Container): Promise<boolean> {
+    let next: ContainerSettings;
+    try {
+      next = this.resolve(c.spec, this.placeOf(c), c.unit?.settings);
+      this.admit(next, this.others(c));
+    } catch (err) {
+      this.log.warn({ container: c.name, err }, 'new settings do not resolve for this container; it keeps its settings');
+      return false;
+    }
+    if (JSON.stringify(next) === JSON.stringify(c.settings)) return true;
+    const before = c.settings;
+    c.settings = next;
+    try {
+      for (const e of this.enforcers) await e.apply(c);
+      await this.persist(c);
+      this.log.info({ container: c.name, before, after: next }, 'settings changed');
+      return true;
+    } catch (err) {
+      c.settings = before;
+      this.log.error({ container: c.name, err }, 'cannot apply new settings; previous enforcement stays');
+      for (const e of this.enforcers) await e.apply(c).catch(() => {});
+      return false;
+    }
+  }
+
+  /**
+   * Re-reads the [X-GPUSlice] settings of every attached unit (its drop-ins changed)
+   * and applies those that changed. A unit whose drop-ins no longer parse keeps
+   * what it has, and the errors are logged.
+   */
+  async refreshUnits(read: (unit: string) => Promise<UnitGpuSettings>): Promise<void> {
+    for (const c of this.all()) {
+      if (!c.unit) continue;
+      let settings: UnitGpuSettings;
       try {
-        next = this.resolve(c.spec, this.placeOf(c), c.unit?.settings);
-        this.admit(next, this.others(c));
+        settings = await read(c.unit.name);
       } catch (err) {
-        this.log.warn({ container: c.name, err }, 'new policy does not resolve for this container; it keeps its settings');
+        this.log.warn({ container: c.name, err: (err as Error).message }, 'the unit\'s drop-ins do not parse; it keeps its settings');
         continue;
       }
-      if (JSON.stringify(next) === JSON.stringify(c.settings)) continue;
-      const before = c.settings;
-      c.settings = next;
-      try {
-        for (const e of this.enforcers) await e.apply(c);
-        await this.persist(c);
-        this.log.info({ container: c.name, before, after: next }, 'settings changed');
-      } catch (err) {
-        c.settings = before;
-        this.log.error({ container: c.name, err }, 'cannot apply new settings; previous enforcement stays');
-        for (const e of this.enforcers) await e.apply(c).catch(() => {});
-      }
+      if (JSON.stringify(settings) === JSON.stringify(c.unit.settings)) continue;
+      const before = c.unit.settings;
+      c.unit.settings = settings;
+      if (!(await this.reapplyOne(c))) c.unit.settings = before;
+      else await this.persist(c);
     }
   }
 

@@ -20,12 +20,24 @@ export function defaultPolicyFile(): string {
   return existsSync(ETC_POLICY) ? ETC_POLICY : SHIPPED_POLICY;
 }
 
-export async function openPolicy(file: string | undefined, log: Logger, onChange: (p: Policy) => void): Promise<PolicySource> {
+export interface PolicyWatch {
+  onPolicy: (p: Policy) => void;
+  /** something changed in the unit directories under unitRoot */
+  onUnits?: (paths: string[]) => void;
+  unitRoot?: string;
+}
+
+export async function openPolicy(file: string | undefined, log: Logger, watch: PolicyWatch): Promise<PolicySource> {
   const policyFile = file ?? defaultPolicyFile();
+  const onChange = watch.onPolicy;
   const w = await watchConfig({
     policyFile,
+    unitRoot: watch.onUnits ? watch.unitRoot ?? '/' : undefined,
     onEvent: (ev) => {
-      if (ev.kind !== 'policy') return;
+      if (ev.kind === 'units') {
+        watch.onUnits?.(ev.paths);
+        return;
+      }
       if (ev.ok) {
         log.info({ file: policyFile, classes: Object.keys(ev.policy.classes) }, 'policy reloaded');
         onChange(ev.policy);

@@ -120,3 +120,34 @@ test('a unit with a bad [X-GPUSlice] value does not get attached, so it does not
   const none = await runCli(['attach', '--unit', 'train.service', '--cgroup', '/', '--state-dir', d.stateDir]);
   assert.equal(none.code, 2);
 });
+
+test('a changed drop-in applies to the attached unit at once; a bad one is reported and changes nothing', async (t) => {
+  if (!need(t, 'root', 'cgroup2', 'bpf')) return;
+  const mount = findCgroup2Mount();
+  const root = unitTree();
+  const d = await startTestDaemon({ args: ['--unit-root', root] });
+  const slice = uniqueName('gs-ext') + '.slice';
+  const cg = join(mount, slice, 'train.service');
+  mkdirSync(cg, { recursive: true });
+  t.after(async () => {
+    await d.stop();
+    spawnSync('/bin/sh', ['-c', `echo 1 > ${cg}/cgroup.kill; sleep 0.2; rmdir ${cg} ${join(mount, slice)}`]);
+    cleanupDaemon(d, mount);
+    rmSync(root, { recursive: true, force: true });
+  });
+  const node = (i: number) => join(d.stateDir, 'simgpu/dev', `nvidia${i}`);
+  const inUnit = (script: string) => spawnSync('/bin/sh', ['-c', `echo 0 > ${cg}/cgroup.procs && ${script}`], { encoding: 'utf8' });
+  const r = await runCli(['attach', '--unit', 'train.service', '--cgroup', `/${slice}/train.service`, '--state-dir', d.stateDir]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(inUnit(`exec 3<${node(1)}`).stderr, /Operation not permitted/);
+
+  const dropins = join(root, 'etc/systemd/system/train.service.d');
+  mkdirSync(dropins, { recursive: true });
+  writeFileSync(join(dropins, '60-move.conf'), '[X-GPUSlice]\nGPUs=\nGPUs=1\n');
+  await waitUntil(() => /No such device or address/.test(inUnit(`exec 3<${node(1)}`).stderr), 10_000, 'GPU 1 to be given');
+  assert.match(inUnit(`exec 3<${node(0)}`).stderr, /Operation not permitted/);
+
+  writeFileSync(join(dropins, '70-bad.conf'), '[X-GPUSlice]\nGPUComputeWeight=lots\n');
+  await waitUntil(() => /do not parse; it keeps its settings/.test(d.log()), 10_000, 'the bad drop-in to be reported');
+  assert.match(inUnit(`exec 3<${node(1)}`).stderr, /No such device or address/, 'the unit keeps GPU 1');
+});
