@@ -44,12 +44,20 @@ export function checkPolicy(text: string, file: string): PolicyCheck {
     return { ok: false, syntax: true, errors: sortIssues(errors) };
   }
 
-  const parsed = PolicySchema.safeParse(doc.toJS() ?? {});
+  const js: unknown = doc.toJS() ?? {};
   const errors: ConfigIssue[] = [];
+  // zod's record skips a "__proto__" key without a word (strict objects do report
+  // it), so a class of that name would silently vanish
+  const classes = (js as { classes?: unknown }).classes;
+  if (classes !== null && typeof classes === 'object' && Object.hasOwn(classes, '__proto__')) {
+    errors.push(at(locate(doc, ['classes', '__proto__'], true).offset, 'classes: invalid name "__proto__": a class name is letters, digits, "_", "-", "." and starts with a letter or digit'));
+  }
+  const parsed = PolicySchema.safeParse(js);
   if (!parsed.success) {
     for (const iss of parsed.error.issues) errors.push(...issueAt(doc, iss, at));
     return { ok: false, syntax: false, errors: sortIssues(errors) };
   }
+  if (errors.length > 0) return { ok: false, syntax: false, errors: sortIssues(errors) };
   const { policy, problems } = completePolicy(parsed.data);
   for (const p of problems) {
     const { offset } = locate(doc, p.path);

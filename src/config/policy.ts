@@ -25,7 +25,6 @@ function parsed<T>(what: string, parse: (v: string | number) => Parsed<T>, numbe
   });
 }
 
-const size = parsed('a size like 4G, 512Mi or bytes (1024-based, as systemd)', parseSize);
 const memory = parsed('a size like 4G, 512Mi, bytes, or a share of the GPU like 50%', parseMemory);
 const percent = parsed('a percentage like 25%', (v) => parsePercent(String(v)), false);
 
@@ -38,6 +37,17 @@ const window = parsed('a duration from 500ms to 10s', (v) => {
     return { ok: false, message: `window ${typeof v === 'number' ? `${v}s` : `"${v}"`} is outside 500ms..10s, the range of a PSI trigger window` };
   }
   return d;
+});
+
+// simgpu's own limits (the daemon refuses a device set beyond them): validate must
+// refuse what the daemon would, not pass it through to fail at start
+const SIM_MAX_GPUS = 16;
+const SIM_MAX_MEMORY = 1024 ** 5; // 1P
+const simMemory = parsed('memory of each simulated GPU: a size above 0, at most 1P, like 16G', (v) => {
+  const p = parseSize(v);
+  if (p.ok && p.value <= 0) return { ok: false, message: `memory ${typeof v === 'number' ? v : `"${v}"`} is not above 0: a simulated GPU needs some memory, like 16G` };
+  if (p.ok && p.value > SIM_MAX_MEMORY) return { ok: false, message: `memory ${typeof v === 'number' ? v : `"${v}"`} is above 1P, the most simgpu simulates per GPU` };
+  return p;
 });
 
 const weight = z
@@ -84,7 +94,16 @@ const settingsShape = {
 };
 
 const oneKey = (what: string) => z.string({ error: `${what} must be a string` }).min(1, { error: `${what} must not be empty` });
-const matcher = strict({ slice: oneKey('slice').optional(), unit: oneKey('unit').optional(), path: oneKey('path').optional() }).superRefine((m, ctx) => {
+const matcher = strict({
+  slice: oneKey('slice').meta({ description: 'a slice unit name or glob, like training.slice' }).optional(),
+  unit: oneKey('unit').meta({ description: 'a unit name or glob, like "train-*.service"' }).optional(),
+  path: oneKey('path')
+    .meta({
+      description:
+        'a glob on the cgroup path, matched both relative to the daemon\'s managed subtree ("train-*" for `gpuslice run --name train-1`) and as the full path from the cgroup2 root ("gpuslice/train-*")',
+    })
+    .optional(),
+}).superRefine((m, ctx) => {
   const keys = Object.keys(m);
   if (keys.length > 1) ctx.addIssue({ code: 'custom', message: `a matcher has exactly one of slice, unit, path, not ${keys.join(' and ')}: write one list item for each` });
   if (keys.length === 0) ctx.addIssue({ code: 'custom', message: 'an empty matcher: give one of slice, unit, path' });
@@ -96,8 +115,12 @@ const classPolicy = strict({ ...settingsShape, match: z.array(matcher, { error: 
 export const PolicySchema = strict({
   devices: strict({
     simulate: strict({
-      count: z.number({ error: 'expected a GPU count' }).int({ error: 'count must be an integer' }).min(1, { error: 'count must be 1 or more' }).max(64, { error: 'count must be at most 64' }),
-      memory: size,
+      count: z
+        .number({ error: 'expected a GPU count' })
+        .int({ error: 'count must be an integer' })
+        .min(1, { error: (i) => `count ${i.input} is below 1 (simulated GPUs: 1..${SIM_MAX_GPUS})` })
+        .max(SIM_MAX_GPUS, { error: (i) => `count ${i.input} is above ${SIM_MAX_GPUS}, the most GPUs simgpu simulates (range 1..${SIM_MAX_GPUS})` }),
+      memory: simMemory,
     }).optional(),
   }).optional(),
   defaults: strict(settingsShape).optional(),
@@ -165,7 +188,9 @@ export interface PathProblem {
 export function completePolicy(raw: Raw): { policy: Policy; problems: PathProblem[] } {
   const problems: PathProblem[] = [];
   const defaults = fill(raw.defaults, BUILTIN_DEFAULTS);
-  const classes: Record<string, ClassPolicy> = {};
+  // no prototype: a lookup of a class the policy lacks ("constructor", "toString")
+  // must find nothing rather than Object.prototype's member
+  const classes: Record<string, ClassPolicy> = Object.create(null) as Record<string, ClassPolicy>;
   for (const [name, c] of Object.entries(raw.classes ?? {})) {
     const eff = fill(c, defaults);
     const mem = compareMemory(eff.memory.min, eff.memory.max);

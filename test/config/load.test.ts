@@ -2,6 +2,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { validateFile } from '../../src/config/validate.js';
 import { loadPolicy, parsePolicy, checkPolicy } from '../../src/config/load.js';
 import { ConfigError } from '../../src/config/issues.js';
 import { isGpusliceError } from '../../src/errors.js';
@@ -22,7 +25,7 @@ test('the shipped policy loads, classes filled from defaults', async () => {
   assert.deepEqual(t.memory, { min: { bytes: 4 * 2 ** 30 }, max: { fraction: 0.75 } });
   assert.equal(t.compute.weight, 200);
   assert.equal(t.onMemoryLimit, 'wait');
-  assert.deepEqual(t.match, [{ slice: 'training.slice' }, { unit: 'train-*.service' }, { path: 'gpuslice/train-*' }]);
+  assert.deepEqual(t.match, [{ slice: 'training.slice' }, { unit: 'train-*.service' }, { path: 'train-*' }]);
   assert.equal(p.classes.batch.onMemoryLimit, 'fail'); // from defaults
   assert.equal(p.classes.batch.pressure.windowMs, 10_000);
 });
@@ -101,4 +104,55 @@ test('wrong types, unknown keys, range errors: table', () => {
 test('parsePolicy throws a GpusliceError with the list; a missing file is GS_ERR_CONFIG_READ', async () => {
   assert.throws(() => parsePolicy('defaults: { compute: { weight: 0 } }', 'x.yaml'), (e: unknown) => isGpusliceError(e, 'GS_ERR_CONFIG_SCHEMA') && (e as ConfigError).errors.length === 1);
   await assert.rejects(loadPolicy(join(fixtures, 'no-such.yaml')), (e: unknown) => isGpusliceError(e, 'GS_ERR_CONFIG_READ') && e.errno === 'ENOENT');
+});
+
+test('simulated devices: what simgpu cannot simulate is refused, as the daemon would', () => {
+  const sim = (s: string) => `devices:\n  simulate: { ${s} }\n`;
+  const cases: Array<[string, string[]]> = [
+    ['count: 16, memory: 1P', []],
+    ['count: 1, memory: 1', []],
+    ['count: 17, memory: 16G', ['p.yaml:2:22: devices.simulate.count: count 17 is above 16, the most GPUs simgpu simulates (range 1..16)']],
+    ['count: 0, memory: 16G', ['p.yaml:2:22: devices.simulate.count: count 0 is below 1 (simulated GPUs: 1..16)']],
+    ['count: 2, memory: 0', ['p.yaml:2:33: devices.simulate.memory: memory 0 is not above 0: a simulated GPU needs some memory, like 16G']],
+    ['count: 2, memory: 0G', ['p.yaml:2:33: devices.simulate.memory: memory "0G" is not above 0: a simulated GPU needs some memory, like 16G']],
+    ['count: 2, memory: 2P', ['p.yaml:2:33: devices.simulate.memory: memory "2P" is above 1P, the most simgpu simulates per GPU']],
+  ];
+  for (const [s, want] of cases) {
+    const r = checkPolicy(sim(s), 'p.yaml');
+    assert.deepEqual(r.ok ? [] : r.errors.map((e) => `${e.file}:${e.line}:${e.col}: ${e.message}`), want, s);
+  }
+  const p = parsePolicy(sim('count: 16, memory: 1P'), 'p.yaml');
+  assert.deepEqual(p.devices.simulate, { count: 16, memory: 2 ** 50 });
+});
+
+test('class names that are Object.prototype members are ordinary classes; "__proto__" is refused', async (t) => {
+  const text = (name: string) => `classes:\n  ${name}:\n    compute: { weight: 300 }\n    match: [{ slice: a.slice }]\n`;
+  for (const name of ['constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
+    const p = parsePolicy(text(name), 'p.yaml');
+    assert.deepEqual(Object.keys(p.classes), [name]);
+    assert.ok(Object.hasOwn(p.classes, name));
+    assert.equal(p.classes[name].compute.weight, 300);
+    assert.deepEqual(p.classes[name].match, [{ slice: 'a.slice' }]);
+  }
+  // a class the policy lacks is not found on the prototype either
+  const p = parsePolicy(text('gold'), 'p.yaml');
+  assert.equal(p.classes.constructor, undefined);
+  assert.equal(p.classes.toString, undefined);
+
+  // zod drops a "__proto__" key silently: it must be an error, not a vanished class
+  const want = ['p.yaml:2:3: classes: invalid name "__proto__": a class name is letters, digits, "_", "-", "." and starts with a letter or digit'];
+  const r = checkPolicy(text('__proto__'), 'p.yaml');
+  assert.deepEqual(r.ok ? [] : r.errors.map((e) => `${e.file}:${e.line}:${e.col}: ${e.message}`), want);
+  assert.throws(() => parsePolicy(text('__proto__'), 'p.yaml'), (e: unknown) => isGpusliceError(e, 'GS_ERR_CONFIG_SCHEMA'));
+  // with other errors in the file, all are reported at once
+  const both = checkPolicy(`${text('__proto__')}  other:\n    compute: { weight: 0 }\n`, 'p.yaml');
+  assert.equal(both.ok ? 0 : both.errors.length, 2);
+
+  // the validate path: gpuslice validate FILE
+  const dir = mkdtempSync(join(tmpdir(), `gs-proto-${process.pid}-`));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'ok.yaml'), text('constructor'));
+  writeFileSync(join(dir, 'bad.yaml'), text('__proto__'));
+  assert.deepEqual(await validateFile(join(dir, 'ok.yaml')), []);
+  assert.deepEqual(await validateFile(join(dir, 'bad.yaml')), [want[0].replace('p.yaml', join(dir, 'bad.yaml'))]);
 });

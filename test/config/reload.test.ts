@@ -2,7 +2,7 @@
 // write-then-rename. No timing assertions: each step waits for its event.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, renameSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, renameSync, mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
 import { watchConfig, type ReloadEvent } from '../../src/config/reload.js';
@@ -76,4 +76,85 @@ test('reload: the first load must succeed', async (t) => {
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   writeFileSync(join(dir, 'p.yaml'), 'nope: 1\n');
   await assert.rejects(watchConfig({ policyFile: join(dir, 'p.yaml'), onEvent: () => {} }), { code: 'GS_ERR_CONFIG_SCHEMA' });
+});
+
+/** Waits for the next policy event that loaded weight `w`; other events are skipped. */
+async function reloadedTo(q: ReturnType<typeof queue>, w: number): Promise<void> {
+  for (;;) {
+    const ev = await q.next();
+    if (ev.kind === 'policy' && ev.ok && ev.policy.defaults.compute.weight === w) return;
+  }
+}
+const policyWith = (w: number) => `defaults: { compute: { weight: ${w} } }\n`;
+
+// the timeouts only turn "never reloads" into a failure instead of a hang
+test('reload: the policy directory deleted and recreated, then a new policy: reloaded', { timeout: 15_000 }, async (t) => {
+  const top = mkdtempSync(join(tmpdir(), `gs-reload-dir-${process.pid}-`));
+  t.after(() => rmSync(top, { recursive: true, force: true }));
+  const dir = join(top, 'etc');
+  mkdirSync(dir);
+  const file = join(dir, 'policy.yaml');
+  writeFileSync(file, policyWith(100));
+  const q = queue();
+  const w = await watchConfig({ policyFile: file, debounceMs: 50, onEvent: (ev) => q.push(ev) });
+  t.after(() => w.close());
+
+  rmSync(dir, { recursive: true });
+  mkdirSync(dir);
+  writeFileSync(file, policyWith(300));
+  await reloadedTo(q, 300);
+  assert.equal(w.current().defaults.compute.weight, 300);
+
+  // and the watch is armed again: an ordinary save after that is seen too
+  writeFileSync(file, policyWith(400));
+  await reloadedTo(q, 400);
+  assert.equal(w.current().defaults.compute.weight, 400);
+});
+
+test('reload: a ConfigMap-style symlinked policy reloads when "..data" is swapped', { timeout: 15_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), `gs-reload-cm-${process.pid}-`));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  // kubelet's layout: policy.yaml -> ..data/policy.yaml, ..data -> ..<timestamp>
+  mkdirSync(join(dir, '..v1'));
+  writeFileSync(join(dir, '..v1/policy.yaml'), policyWith(100));
+  symlinkSync('..v1', join(dir, '..data'));
+  symlinkSync('..data/policy.yaml', join(dir, 'policy.yaml'));
+  const q = queue();
+  const w = await watchConfig({ policyFile: join(dir, 'policy.yaml'), debounceMs: 50, onEvent: (ev) => q.push(ev) });
+  t.after(() => w.close());
+  assert.equal(w.current().defaults.compute.weight, 100);
+
+  const swap = (version: string, weight: number) => {
+    mkdirSync(join(dir, version));
+    writeFileSync(join(dir, version, 'policy.yaml'), policyWith(weight));
+    symlinkSync(version, join(dir, '..data_tmp'));
+    renameSync(join(dir, '..data_tmp'), join(dir, '..data')); // atomic swap of the link
+  };
+  swap('..v2', 200);
+  rmSync(join(dir, '..v1'), { recursive: true });
+  await reloadedTo(q, 200);
+  assert.equal(w.current().defaults.compute.weight, 200);
+
+  swap('..v3', 300);
+  rmSync(join(dir, '..v2'), { recursive: true });
+  await reloadedTo(q, 300);
+});
+
+test('reload: policy.yaml linked to a file elsewhere reloads when that file is saved', { timeout: 15_000 }, async (t) => {
+  const top = mkdtempSync(join(tmpdir(), `gs-reload-link-${process.pid}-`));
+  t.after(() => rmSync(top, { recursive: true, force: true }));
+  mkdirSync(join(top, 'etc'));
+  mkdirSync(join(top, 'elsewhere'));
+  const target = join(top, 'elsewhere/gpu-policy.yaml');
+  writeFileSync(target, policyWith(100));
+  symlinkSync(target, join(top, 'etc/policy.yaml'));
+  const q = queue();
+  const w = await watchConfig({ policyFile: join(top, 'etc/policy.yaml'), debounceMs: 50, onEvent: (ev) => q.push(ev) });
+  t.after(() => w.close());
+
+  // an editor's save of the target: new file renamed over it
+  writeFileSync(`${target}.tmp`, policyWith(250));
+  renameSync(`${target}.tmp`, target);
+  await reloadedTo(q, 250);
+  assert.equal(w.current().defaults.compute.weight, 250);
 });

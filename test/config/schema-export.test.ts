@@ -22,3 +22,12 @@ test('the schema describes what users write and refuses unknown keys', () => {
   const w = s.properties.defaults.properties.compute.properties.weight;
   assert.deepEqual([w.type, w.minimum, w.maximum], ['integer', 1, 10000]);
 });
+
+test('the schema carries simgpu\'s limits and says how path matchers match', () => {
+  const s = JSON.parse(policyJsonSchema());
+  const count = s.properties.devices.properties.simulate.properties.count;
+  assert.deepEqual([count.minimum, count.maximum], [1, 16]);
+  const matcher = s.properties.classes.additionalProperties.properties.match.items;
+  assert.match(matcher.properties.path.description, /relative to the daemon's managed subtree \("train-\*"/);
+  assert.match(matcher.properties.path.description, /full path from the cgroup2 root \("gpuslice\/train-\*"\)/);
+});
