@@ -51,19 +51,19 @@ async function replaceFile(dir: string, name: string, data: Buffer, mode: number
 /**
  * Writes the container's limits to <dir>/vgpu.limits; refuses bad limits with
  * GS_ERR_LEDGER_LIMITS. A valid existing file is updated in place under the seqlock
- * (generation odd, fields, generation even: three pwrite(2)s) so the interposers'
- * MAP_SHARED mappings see the change without a torn read; a missing or invalid one
- * is replaced atomically. Single writer: the daemon. Returns the new generation.
+ * (generation odd, fields, generation even), through libgpuslice-ledger.so: every
+ * 8-byte word is one atomic store to a MAP_SHARED mapping, so the interposers'
+ * lock-free single-word reads see the old or the new value, never torn bytes (a
+ * pwrite(2)'s copy makes no such promise). A missing or invalid file is replaced
+ * atomically. Single writer: the daemon. Returns the new generation.
  */
 export async function writeLimits(dir: string, limits: Limits): Promise<bigint> {
   encodeLimits(limits, 0n); // validates before touching anything
   const path = join(dir, LIMITS_FILE);
-  await mkdir(dir, { recursive: true }).catch((err) => {
-    throw ioError('create directory for', path, err);
-  });
+  await ledgerDir(dir, path);
   let fh: FileHandle | undefined;
   try {
-    fh = await open(path, 'r+');
+    fh = await open(path, 'r');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw ioError('open', path, err);
   }
@@ -71,34 +71,37 @@ export async function writeLimits(dir: string, limits: Limits): Promise<bigint> 
     await replaceFile(dir, LIMITS_FILE, encodeLimits(limits, 2n), 0o644);
     return 2n;
   }
+  let gen: bigint;
   try {
-    const cur = await readExact(fh, LIMITS.size);
-    let gen: bigint;
-    try {
-      gen = decodeLimits(cur, path).generation;
-    } catch (err) {
-      if (!isGpusliceError(err, 'GS_ERR_LEDGER_FORMAT')) throw err;
-      await fh.close();
-      fh = undefined;
-      await replaceFile(dir, LIMITS_FILE, encodeLimits(limits, 2n), 0o644);
-      return 2n;
-    }
-    if (gen & 1n) gen += 1n; // a writer died mid-update: start from the next even
-    const image = encodeLimits(limits, gen + 2n);
-    const g = Buffer.alloc(8);
-    g.writeBigUInt64LE(gen + 1n);
-    await fh.write(g, 0, 8, LIMITS.gen);
-    // the body: ndev and period in the header, then every device record
-    await fh.write(image, LIMITS.ndev, 2, LIMITS.ndev);
-    await fh.write(image, LIMITS.periodUs, 4, LIMITS.periodUs);
-    await fh.write(image, LIMITS.dev, LIMITS.size - LIMITS.dev, LIMITS.dev);
-    await fh.write(image, LIMITS.gen, 8, LIMITS.gen);
-    return gen + 2n;
+    gen = decodeLimits(await readExact(fh, LIMITS.size), path).generation;
   } catch (err) {
-    if (err instanceof GpusliceError) throw err;
-    throw ioError('update', path, err);
+    if (!isGpusliceError(err, 'GS_ERR_LEDGER_FORMAT')) throw err instanceof GpusliceError ? err : ioError('read', path, err);
+    await replaceFile(dir, LIMITS_FILE, encodeLimits(limits, 2n), 0o644);
+    return 2n;
   } finally {
-    await fh?.close();
+    await fh.close();
+  }
+  if (gen & 1n) gen += 1n; // a writer died mid-update: start from the next even
+  const rc = ledgerLib().writeLimits(dir, encodeLimits(limits, gen + 2n), LIMITS.size);
+  if (rc === -22) {
+    // not a valid file any more (replaced or shrunk since we read it): start afresh
+    await replaceFile(dir, LIMITS_FILE, encodeLimits(limits, 2n), 0o644);
+    return 2n;
+  }
+  if (rc < 0) throw libError(rc, 'update', path);
+  return gen + 2n;
+}
+
+/**
+ * Creates the ledger directory and the ones above it 0711: a container's processes
+ * open their files by a path they know, but cannot list the other containers' ones.
+ */
+async function ledgerDir(dir: string, path: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true, mode: 0o711 });
+    await chmod(dir, 0o711);
+  } catch (err) {
+    throw ioError('create directory for', path, err);
   }
 }
 
@@ -138,9 +141,7 @@ export async function readLimits(dir: string): Promise<LimitsRead> {
  */
 export async function initUsage(dir: string): Promise<void> {
   const path = join(dir, USAGE_FILE);
-  await mkdir(dir, { recursive: true }).catch((err) => {
-    throw ioError('create directory for', path, err);
-  });
+  await ledgerDir(dir, path);
   if (existsSync(path)) {
     try {
       await readUsage(dir);
@@ -171,35 +172,49 @@ export async function readUsage(dir: string): Promise<Usage> {
   return decodeUsage(b, process.hrtime.bigint() / 1000n, path);
 }
 
-let reclaimFn: ((dir: string) => number) | undefined;
+interface LedgerLib {
+  reclaim: (dir: string) => number;
+  writeLimits: (dir: string, image: Buffer, len: number) => number;
+}
+let lib: LedgerLib | undefined;
 
 /** build/libgpuslice-ledger.so, beside dist/ (or GPUSLICE_LEDGER_LIB). */
-function ledgerLib(): (dir: string) => number {
-  if (reclaimFn) return reclaimFn;
+function ledgerLib(): LedgerLib {
+  if (lib) return lib;
   const path = process.env.GPUSLICE_LEDGER_LIB ??
     fileURLToPath(new URL('../../../build/libgpuslice-ledger.so', import.meta.url));
   try {
-    const lib = koffi.load(path);
-    reclaimFn = lib.func('int gs_ledger_reclaim(const char *dir)') as (dir: string) => number;
+    const so = koffi.load(path);
+    lib = {
+      reclaim: so.func('int gs_ledger_reclaim(const char *dir)') as LedgerLib['reclaim'],
+      writeLimits: so.func('int gs_ledger_write_limits(const char *dir, const void *image, unsigned int len)') as LedgerLib['writeLimits'],
+    };
   } catch (err) {
     throw new GpusliceError('GS_ERR_LEDGER_IO', `cannot load ${path}: ${(err as Error).message} (run make)`, { path, cause: err });
   }
-  return reclaimFn;
+  return lib;
+}
+
+/** A -errno of libgpuslice-ledger.so as the error it stands for. */
+function libError(rc: number, op: string, path: string): GpusliceError {
+  if (rc === -22) return new GpusliceError('GS_ERR_LEDGER_FORMAT', `${path} is not a valid ledger file; recreate it (initUsage/writeLimits)`, { op, path });
+  // EBUSY: the file shrank under our mapping (a process of the container truncated it)
+  if (rc === -16 || rc === -14) {
+    return new GpusliceError('GS_ERR_LEDGER_FORMAT', `${path} was truncated while in use (by a process of the container?); recreate it (initUsage/writeLimits)`, { op, path });
+  }
+  const errno = Object.entries(constants.errno).find(([, v]) => v === -rc)?.[0];
+  return new GpusliceError('GS_ERR_LEDGER_IO', `cannot ${op} ${path}: errno ${errno ?? -rc}`, { op, path, errno });
 }
 
 /**
- * Reclaims the slots of dead processes in <dir>/vgpu.usage (pid gone, or reused by a
- * process with another start time): their memory is subtracted from the container's
- * counters and their counters folded into its totals, with the same CAS protocol the
- * interposer uses (through libgpuslice-ledger.so). Returns how many were reclaimed.
+ * Reclaims the slots of dead processes in <dir>/vgpu.usage (pid gone, a zombie, or
+ * reused by a process with another start time): their memory is subtracted from the
+ * container's counters and their counters folded into its totals, with the same CAS
+ * protocol the interposer uses (through libgpuslice-ledger.so). Returns how many were
+ * reclaimed; GS_ERR_LEDGER_FORMAT if the file is invalid or was truncated meanwhile.
  */
 export function reclaimDeadSlots(dir: string): number {
-  const n = ledgerLib()(dir);
-  if (n < 0) {
-    const path = join(dir, USAGE_FILE);
-    if (n === -22) throw new GpusliceError('GS_ERR_LEDGER_FORMAT', `usage ${path} is not a valid ledger file`, { path });
-    const errno = Object.entries(constants.errno).find(([, v]) => v === -n)?.[0];
-    throw new GpusliceError('GS_ERR_LEDGER_IO', `cannot reclaim slots in ${path}: errno ${-n}`, { op: 'reclaim', path, errno });
-  }
+  const n = ledgerLib().reclaim(dir);
+  if (n < 0) throw libError(n, 'reclaim slots in', join(dir, USAGE_FILE));
   return n;
 }

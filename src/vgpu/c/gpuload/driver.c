@@ -20,6 +20,9 @@ static int load_linked(struct gl_driver *d)
 #define GL_LINK(field, sym, base) d->field = &sym;
 	GL_DRIVER_CALLS(GL_LINK)
 #undef GL_LINK
+#define GL_LINK_AT(field, sym, base, ver) d->field = &sym;
+	GL_DRIVER_CALLS_AT(GL_LINK_AT)
+#undef GL_LINK_AT
 	return 0;
 }
 
@@ -47,6 +50,9 @@ static int load_dlsym(struct gl_driver *d)
 		err = -ENOENT;                                              \
 	}
 	GL_DRIVER_CALLS(GL_DLSYM)
+#define GL_DLSYM_AT(field, sym, base, ver) GL_DLSYM(field, sym, base)
+	GL_DRIVER_CALLS_AT(GL_DLSYM_AT)
+#undef GL_DLSYM_AT
 #undef GL_DLSYM
 	return err;
 }
@@ -70,8 +76,9 @@ static int load_procaddress(struct gl_driver *d, bool per_thread)
 			dlerror());
 		return -ENOENT;
 	}
-#define GL_PROC(field, sym, base)                                           \
-	res = get(base, (void **)&d->field, GS_CUDA_VERSION, flags, &status);  \
+#define GL_PROC(field, sym, base) GL_PROC_AT(field, sym, base, GS_CUDA_VERSION)
+#define GL_PROC_AT(field, sym, base, ver)                                   \
+	res = get(base, (void **)&d->field, ver, flags, &status);            \
 	if (res || !d->field) {                                             \
 		fprintf(stderr,                                             \
 			"gpuload: cuGetProcAddress_v2(%s): error %d, "      \
@@ -80,7 +87,9 @@ static int load_procaddress(struct gl_driver *d, bool per_thread)
 		err = -ENOENT;                                              \
 	}
 	GL_DRIVER_CALLS(GL_PROC)
+	GL_DRIVER_CALLS_AT(GL_PROC_AT)
 #undef GL_PROC
+#undef GL_PROC_AT
 	return err;
 }
 

@@ -65,12 +65,31 @@
 	  "cuGraphInstantiateWithFlags")                                     \
 	X(GraphLaunch, cuGraphLaunch, "cuGraphLaunch")                       \
 	X(GraphExecDestroy, cuGraphExecDestroy, "cuGraphExecDestroy")        \
-	X(GraphDestroy, cuGraphDestroy, "cuGraphDestroy")
+	X(GraphDestroy, cuGraphDestroy, "cuGraphDestroy")                    \
+	X(CtxDestroy, cuCtxDestroy_v2, "cuCtxDestroy")                       \
+	X(PrimaryCtxReset, cuDevicePrimaryCtxReset_v2,                       \
+	  "cuDevicePrimaryCtxReset")                                         \
+	X(MipmappedArrayCreate, cuMipmappedArrayCreate,                      \
+	  "cuMipmappedArrayCreate")                                          \
+	X(MipmappedArrayDestroy, cuMipmappedArrayDestroy,                    \
+	  "cuMipmappedArrayDestroy")                                         \
+	X(GraphAddMemAllocNode, cuGraphAddMemAllocNode,                      \
+	  "cuGraphAddMemAllocNode")
+
+/* calls whose ABI cuGetProcAddress hands out only for an older version */
+#define GL_DRIVER_CALLS_AT(X)                                                \
+	X(CtxCreate, cuCtxCreate_v2, "cuCtxCreate", 3020)                    \
+	X(ArrayCreateV1, cuArrayCreate, "cuArrayCreate", 2000)               \
+	X(Array3DCreateV1, cuArray3DCreate, "cuArray3DCreate", 2000)         \
+	X(MemAllocPitchV1, cuMemAllocPitch, "cuMemAllocPitch", 2000)
 
 struct gl_driver {
 #define GL_FIELD(field, sym, base) typeof(&sym) field;
 	GL_DRIVER_CALLS(GL_FIELD)
 #undef GL_FIELD
+#define GL_FIELD_AT(field, sym, base, ver) typeof(&sym) field;
+	GL_DRIVER_CALLS_AT(GL_FIELD_AT)
+#undef GL_FIELD_AT
 };
 
 enum gl_entry { GL_ENTRY_LINKED, GL_ENTRY_DLSYM, GL_ENTRY_PROCADDRESS };
@@ -83,6 +102,12 @@ enum gl_alloc_api {
 	GL_ALLOC_POOL,
 	GL_ALLOC_CREATE,
 	GL_ALLOC_ARRAY,
+	GL_ALLOC_MIPMAP,
+	GL_ALLOC_ARRAY_V1,
+	GL_ALLOC_ARRAY3D_V1,
+	GL_ALLOC_PITCH_V1,
+	GL_ALLOC_GRAPH_NODE, /* cuGraphAddMemAllocNode */
+	GL_ALLOC_CAPTURE, /* cuMemAllocAsync on a capturing stream */
 };
 
 enum gl_launch_api { GL_LAUNCH_KERNEL, GL_LAUNCH_EX, GL_LAUNCH_COOP,
@@ -99,10 +124,14 @@ struct gl_options {
 	enum gl_entry entry;
 	enum gl_alloc_api alloc_api;
 	enum gl_launch_api launch_api;
+	long capture; /* launches captured and discarded first */
+	long distinct; /* distinct functions launched once first */
+	long stale; /* short launches of a function unloaded first */
 	bool noop; /* launch gs_noop instead of gs_spin */
 	bool per_thread; /* ask cuGetProcAddress for _ptsz/_ptds */
 	bool stream_sync;
 	bool json;
+	char **exec_argv; /* --exec-self: the new image's argv, or NULL */
 };
 
 extern const char gl_spin_ptx[];
@@ -124,6 +153,23 @@ void gl_free_all(const struct gl_driver *d, struct gl_allocs *a,
 CUresult gl_run_kernels(const struct gl_driver *d,
 			const struct gl_options *o, CUstream stream,
 			long *launched, double *elapsed_s);
+
+/* prelude.c: what runs before the timed launches */
+CUresult gl_capture_discard(const struct gl_driver *d, CUfunction fn,
+			    CUstream s, void **params, long n);
+CUresult gl_launch_distinct(const struct gl_driver *d, CUstream s, long n,
+			    CUmodule *mod);
+CUresult gl_stale_kernel(const struct gl_driver *d, CUstream s, long n,
+			 CUfunction *was);
+CUresult gl_stale_graph(const struct gl_driver *d, CUfunction fn, CUstream s,
+			long n, CUgraphExec *was);
+
+/* alloc.c: --alloc-api names, in enum gl_alloc_api order */
+extern const char *const gl_alloc_api_names[];
+extern const int gl_alloc_api_count;
+
+/* scenario.c: gpuload --scenario NAME ..., one JSON line */
+int gl_scenario(int argc, char **argv);
 
 /* resolve.c: --resolve NAME[@VERSION][:ptds], prints one JSON line each */
 int gl_resolve(int argc, char **argv);

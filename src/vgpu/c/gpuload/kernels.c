@@ -4,7 +4,9 @@
  * --kernels launches or --duration seconds, through the launch call
  * --launch-api names.  With --stream-sync each launch is waited for, so
  * launches per second measure the device time the process actually got.
+ * --capture, --distinct and --stale run first (prelude.c), off the clock.
  */
+#include <stdio.h>
 #include <time.h>
 
 #include "gpuload.h"
@@ -75,13 +77,21 @@ CUresult gl_run_kernels(const struct gl_driver *d, const struct gl_options *o,
 	unsigned long long ns = (unsigned long long)(o->kernel_us * 1000.0);
 	struct launcher l = { .d = d, .api = o->launch_api, .stream = stream };
 	CUgraph graph = NULL;
-	CUmodule mod = NULL;
+	CUmodule mod = NULL, dmod = NULL;
+	CUfunction stale_fn = NULL;
+	CUgraphExec stale_exec = NULL;
 	double start, deadline;
 	CUresult res;
 
 	*launched = 0;
 	*elapsed_s = 0;
 	l.params[0] = &ns;
+	/* unloaded before ours is loaded: ours may get its address */
+	if (o->stale && l.api != GL_LAUNCH_GRAPH) {
+		res = gl_stale_kernel(d, stream, o->stale, &stale_fn);
+		if (res)
+			goto out;
+	}
 	res = d->ModuleLoadData(&mod, gl_spin_ptx);
 	if (res)
 		goto out;
@@ -89,11 +99,23 @@ CUresult gl_run_kernels(const struct gl_driver *d, const struct gl_options *o,
 				   o->noop ? "gs_noop" : "gs_spin");
 	if (res)
 		goto out_unload;
+	if (o->distinct)
+		res = gl_launch_distinct(d, stream, o->distinct, &dmod);
+	if (!res && o->capture)
+		res = gl_capture_discard(d, l.fn, stream, l.params, o->capture);
+	if (!res && o->stale && l.api == GL_LAUNCH_GRAPH)
+		res = gl_stale_graph(d, l.fn, stream, o->stale, &stale_exec);
+	if (res)
+		goto out_graph;
 	if (l.api == GL_LAUNCH_GRAPH) {
 		res = make_graph(&l, &graph);
 		if (res)
 			goto out_graph;
 	}
+	/* what a test needs to know: the stale address was handed out again */
+	if ((stale_fn && stale_fn == l.fn) ||
+	    (stale_exec && stale_exec == l.exec))
+		fprintf(stderr, "gpuload: --stale: address reused\n");
 	start = now_s();
 	deadline = start + o->duration_s;
 	while (o->kernels >= 0 ? *launched < o->kernels : now_s() < deadline) {
@@ -115,6 +137,8 @@ out_graph:
 		d->GraphExecDestroy(l.exec);
 	if (graph)
 		d->GraphDestroy(graph);
+	if (dmod)
+		d->ModuleUnload(dmod);
 out_unload:
 	d->ModuleUnload(mod);
 out:

@@ -4,12 +4,18 @@
  *   --device N            device ordinal (0)
  *   --alloc SIZE          bytes to allocate (0), in --chunk SIZE pieces
  *                         (64M); stops at the first failure
- *   --alloc-api API       mem|pitch|managed|async|pool|create|array (mem)
+ *   --alloc-api API       mem|pitch|managed|async|pool|create|array|
+ *                         mipmap|array-v1|array3d-v1|pitch-v1|graph-node|
+ *                         capture (mem)
  *   --kernel-us US        device time of each gs_spin launch (1000)
  *   --kernel spin|noop    the kernel: gs_spin, or gs_noop (no work at all)
  *   --kernels N | --duration S   how many launches, or for how long
  *   --launch-api API      kernel|ex|coop|graph (kernel)
  *   --stream-sync         wait for each launch before the next
+ *   --capture N           first capture N launches into a discarded graph
+ *   --distinct N          first launch N distinct functions once each
+ *   --stale N             first launch a function (or graph) N times for
+ *                         10 us, then unload (destroy) it (see prelude.c)
  *   --hold S              keep the memory S seconds after reporting
  *   --entry MODE          linked|dlsym|procaddress (linked)
  *   --per-thread          procaddress: ask for the per-thread stream calls
@@ -17,7 +23,10 @@
  *                         "alloc_error":"CUDA_ERROR_OUT_OF_MEMORY"|null,
  *                         "mem_total":N,"mem_free":N,"kernels":N,
  *                         "elapsed_s":X,"kernels_per_s":X}
+ *   --exec-self -- ARGS   after the run (and --hold), exec gpuload ARGS
+ *                         in place, freeing nothing first (as an exec does)
  *   --resolve NAME[@VER][:ptds] ...   print what cuGetProcAddress_v2 gives
+ *   --scenario NAME ...   a memory accounting scenario (scenario.c)
  * SIZE: bytes with an optional K, M, G or T (powers of 1024; Ki, MiB... too).
  * The report is printed (and flushed) before --hold, so a test can read it
  * while the memory is still held.  Exit status: 0 when the run completed
@@ -30,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "gpuload.h"
 
@@ -71,9 +81,6 @@ static int pick(const char *arg, const char *const *names, int n)
 }
 
 static const char *const entries[] = { "linked", "dlsym", "procaddress" };
-static const char *const alloc_apis[] = { "mem",   "pitch", "managed",
-					  "async", "pool",  "create",
-					  "array" };
 static const char *const launch_apis[] = { "kernel", "ex", "coop", "graph" };
 #define N(a) ((int)(sizeof(a) / sizeof(a[0])))
 
@@ -90,10 +97,14 @@ static int parse(int argc, char **argv, struct gl_options *o)
 		{ "duration", required_argument, NULL, 't' },
 		{ "launch-api", required_argument, NULL, 'L' },
 		{ "stream-sync", no_argument, NULL, 's' },
+		{ "capture", required_argument, NULL, 'C' },
+		{ "distinct", required_argument, NULL, 'D' },
+		{ "stale", required_argument, NULL, 'S' },
 		{ "hold", required_argument, NULL, 'h' },
 		{ "entry", required_argument, NULL, 'e' },
 		{ "per-thread", no_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "exec-self", no_argument, NULL, 'X' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, v;
@@ -123,6 +134,15 @@ static int parse(int argc, char **argv, struct gl_options *o)
 		case 's':
 			o->stream_sync = true;
 			break;
+		case 'C':
+			o->capture = atol(optarg);
+			break;
+		case 'D':
+			o->distinct = atol(optarg);
+			break;
+		case 'S':
+			o->stale = atol(optarg);
+			break;
 		case 'h':
 			o->hold_s = atof(optarg);
 			break;
@@ -131,6 +151,9 @@ static int parse(int argc, char **argv, struct gl_options *o)
 			break;
 		case 'j':
 			o->json = true;
+			break;
+		case 'X':
+			o->exec_argv = argv; /* the rest, once parsed */
 			break;
 		case 'K':
 			if (strcmp(optarg, "spin") && strcmp(optarg, "noop"))
@@ -144,7 +167,8 @@ static int parse(int argc, char **argv, struct gl_options *o)
 			o->entry = v;
 			break;
 		case 'A':
-			v = pick(optarg, alloc_apis, N(alloc_apis));
+			v = pick(optarg, gl_alloc_api_names,
+				 gl_alloc_api_count);
 			if (v < 0)
 				return -EINVAL;
 			o->alloc_api = v;
@@ -159,7 +183,14 @@ static int parse(int argc, char **argv, struct gl_options *o)
 			return -EINVAL;
 		}
 	}
-	if (optind < argc || o->chunk == 0 || o->kernel_us < 0)
+	if (o->exec_argv && optind > 0) {
+		/* argv[optind - 1] ("--" or the last option) becomes argv[0] */
+		o->exec_argv = &argv[optind - 1];
+		o->exec_argv[0] = argv[0];
+		optind = argc;
+	}
+	if (optind < argc || o->chunk == 0 || o->kernel_us < 0 ||
+	    o->capture < 0 || o->distinct < 0 || o->stale < 0)
 		return -EINVAL;
 	return 0;
 }
@@ -251,6 +282,11 @@ static int run(const struct gl_options *o)
 	report(o, &r);
 	if (o->hold_s > 0)
 		sleep_s(o->hold_s);
+	if (o->exec_argv) {
+		execv("/proc/self/exe", o->exec_argv);
+		perror("gpuload: exec");
+		status = 1;
+	}
 out:
 	gl_free_all(&d, allocs, stream);
 	if (stream)
@@ -272,12 +308,15 @@ int main(int argc, char **argv)
 		/* every argument after it is a name */
 		return gl_resolve(argc - 2, argv + 2);
 	}
+	if (argc > 1 && !strcmp(argv[1], "--scenario"))
+		return gl_scenario(argc - 1, argv + 1);
 	if (parse(argc, argv, &o)) {
 		fprintf(stderr, "usage: gpuload [--device N] [--alloc SIZE] "
 				"[--chunk SIZE] [--alloc-api API] "
 				"[--kernel-us US] [--kernel spin|noop] "
 				"[--kernels N | --duration S] "
 				"[--launch-api API] [--stream-sync] "
+				"[--capture N] [--distinct N] [--stale N] "
 				"[--hold S] [--entry linked|dlsym|procaddress] "
 				"[--per-thread] [--json]\n"
 				"       gpuload --resolve NAME[@VERSION][:ptds]...\n");

@@ -1,8 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * What this process reserved, keyed by device pointer, VMM handle or array:
- * a free releases exactly what its allocation reserved, and a pointer we
- * never saw (allocated before the ledger was in force) releases nothing.
+ * What this process reserved, keyed by device pointer, VMM handle, array or
+ * graph allocation: a free releases exactly what its allocation reserved,
+ * and a pointer we never saw (allocated before the ledger was in force)
+ * releases nothing.  Each entry names its owner (the context or graph the
+ * driver frees it with), so destroying the owner releases what it held.
+ * A VMM handle holds its bytes until it is released and every mapping of it
+ * is unmapped, as the driver keeps the physical memory until then.
+ *
+ * An insert must never fail after the driver said yes (the reservation
+ * would never be given back), so room is prepared before the driver is
+ * called: `pending` counts prepared rooms, and the table grows to hold them.
  * The mutex is per process: it dies with the process, so it can never hold
  * up another one.  Open addressing with tombstones, grown at 2/3 full.
  */
@@ -17,18 +25,21 @@
 
 struct slot {
 	uint64_t key; /* 0 empty, TOMB deleted */
-	uint64_t size;
+	uint64_t size; /* bytes; GS_ALLOC_MAPPING: the handle */
+	uint64_t owner; /* CUcontext or CUgraph; 0: none */
 	int kind;
 	int ldev;
+	uint32_t maps; /* GS_ALLOC_HANDLE: live mappings */
+	bool released; /* GS_ALLOC_HANDLE: cuMemRelease was called */
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct slot *tab;
-static size_t cap, used; /* used counts live and tombstones */
+static size_t cap, used, pending; /* used counts live and tombstones */
 
 static size_t hash(uint64_t key, int kind)
 {
-	key ^= (uint64_t)kind << 61;
+	key ^= (uint64_t)kind << 59;
 	key *= 0x9e3779b97f4a7c15ull;
 	return (size_t)(key >> 17);
 }
@@ -42,22 +53,18 @@ static void insert(struct slot *t, size_t c, const struct slot *s)
 	t[i] = *s;
 }
 
-/* rehash; doubles only when live entries (not tombstones) fill a third */
-static int grow(void)
+/* rehash for `need` live entries, dropping tombstones; doubles only while
+ * they would fill a third of it */
+static int grow(size_t need)
 {
-	size_t ncap = 1024, live = 0;
+	size_t ncap = cap ? cap : 1024, live = 0;
 	struct slot *n;
 
-	for (size_t i = 0; i < cap; i++)
-		live += tab[i].key > TOMB;
-	while (ncap < cap || (live + 1) * 3 >= ncap)
+	while (need * 3 >= ncap)
 		ncap *= 2;
-	if (cap && live * 3 >= cap)
-		ncap = cap * 2;
 	n = calloc(ncap, sizeof(*n));
 	if (!n)
 		return -1;
-	live = 0;
 	for (size_t i = 0; i < cap; i++)
 		if (tab[i].key > TOMB) {
 			insert(n, ncap, &tab[i]);
@@ -70,45 +77,167 @@ static int grow(void)
 	return 0;
 }
 
-/* keys are never 0 or 1 for a successful allocation */
-void gs_map_put(int kind, uint64_t key, uint64_t size, int ldev)
+static size_t live_count(void)
 {
-	struct slot s = { .key = key, .size = size, .kind = kind, .ldev = ldev };
+	size_t live = 0;
 
-	if (key <= TOMB)
-		return;
+	for (size_t i = 0; i < cap; i++)
+		live += tab[i].key > TOMB;
+	return live;
+}
+
+CUresult gs_map_prepare(void)
+{
+	CUresult r = CUDA_SUCCESS;
+
 	pthread_mutex_lock(&lock);
-	if ((used + 1) * 3 >= cap * 2 && grow() < 0) {
-		pthread_mutex_unlock(&lock);
-		return;
-	}
-	insert(tab, cap, &s);
-	used++;
+	if ((used + pending + 1) * 3 >= cap * 2 &&
+	    grow(live_count() + pending + 1) < 0)
+		r = CUDA_ERROR_OUT_OF_MEMORY;
+	else
+		pending++;
 	pthread_mutex_unlock(&lock);
+	return r;
+}
+
+void gs_map_cancel(void)
+{
+	pthread_mutex_lock(&lock);
+	if (pending)
+		pending--;
+	pthread_mutex_unlock(&lock);
+}
+
+/* consumes the room gs_map_prepare made; keys 0 and 1 are never stored */
+void gs_map_put(int kind, uint64_t key, uint64_t size, int ldev,
+		uint64_t owner)
+{
+	struct slot s = { .key = key, .size = size, .owner = owner,
+			  .kind = kind, .ldev = ldev };
+
+	pthread_mutex_lock(&lock);
+	if (pending)
+		pending--;
+	if (key > TOMB) {
+		insert(tab, cap, &s);
+		used++;
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+static struct slot *find(int kind, uint64_t key)
+{
+	if (key <= TOMB || !cap)
+		return NULL;
+	for (size_t i = hash(key, kind) & (cap - 1); tab[i].key;
+	     i = (i + 1) & (cap - 1))
+		if (tab[i].key == key && tab[i].kind == kind)
+			return &tab[i];
+	return NULL;
+}
+
+static void take(struct slot *s, uint64_t *size, int *ldev)
+{
+	*size = s->size;
+	*ldev = s->ldev;
+	s->key = TOMB;
 }
 
 bool gs_map_take(int kind, uint64_t key, uint64_t *size, int *ldev)
 {
-	bool found = false;
+	struct slot *s;
 
-	if (key <= TOMB)
-		return false;
 	pthread_mutex_lock(&lock);
-	if (!cap)
-		goto out;
-	for (size_t i = hash(key, kind) & (cap - 1); tab[i].key;
-	     i = (i + 1) & (cap - 1)) {
-		if (tab[i].key == key && tab[i].kind == kind) {
-			*size = tab[i].size;
-			*ldev = tab[i].ldev;
-			tab[i].key = TOMB;
-			found = true;
-			break;
+	s = find(kind, key);
+	if (s)
+		take(s, size, ldev);
+	pthread_mutex_unlock(&lock);
+	return s != NULL;
+}
+
+bool gs_map_get(int kind, uint64_t key, uint64_t *size, int *ldev)
+{
+	struct slot *s;
+
+	pthread_mutex_lock(&lock);
+	s = find(kind, key);
+	if (s) {
+		*size = s->size;
+		*ldev = s->ldev;
+	}
+	pthread_mutex_unlock(&lock);
+	return s != NULL;
+}
+
+bool gs_map_handle_mapped(uint64_t handle)
+{
+	struct slot *s;
+
+	pthread_mutex_lock(&lock);
+	s = find(GS_ALLOC_HANDLE, handle);
+	if (s)
+		s->maps++;
+	pthread_mutex_unlock(&lock);
+	return s != NULL;
+}
+
+bool gs_map_handle_unmapped(uint64_t handle, uint64_t *size, int *ldev)
+{
+	struct slot *s;
+	bool gone = false;
+
+	pthread_mutex_lock(&lock);
+	s = find(GS_ALLOC_HANDLE, handle);
+	if (s && s->maps && --s->maps == 0 && s->released) {
+		take(s, size, ldev);
+		gone = true;
+	}
+	pthread_mutex_unlock(&lock);
+	return gone;
+}
+
+bool gs_map_handle_released(uint64_t handle, uint64_t *size, int *ldev)
+{
+	struct slot *s;
+	bool gone = false;
+
+	pthread_mutex_lock(&lock);
+	s = find(GS_ALLOC_HANDLE, handle);
+	if (s) {
+		s->released = true;
+		if (!s->maps) {
+			take(s, size, ldev);
+			gone = true;
 		}
 	}
-out:
 	pthread_mutex_unlock(&lock);
-	return found;
+	return gone;
+}
+
+int gs_map_drop_owner(int kind, uint64_t owner,
+		      uint64_t bytes[GS_LEDGER_MAX_DEVICES])
+{
+	int n = 0;
+
+	if (!owner)
+		return 0;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < cap; i++) {
+		struct slot *s = &tab[i];
+
+		if (s->key <= TOMB || s->owner != owner ||
+		    (kind ? s->kind != kind :
+			    s->kind != GS_ALLOC_PTR &&
+				    s->kind != GS_ALLOC_ARRAY &&
+				    s->kind != GS_ALLOC_MIPMAP))
+			continue;
+		if (s->ldev >= 0 && s->ldev < GS_LEDGER_MAX_DEVICES)
+			bytes[s->ldev] += s->size;
+		s->key = TOMB;
+		n++;
+	}
+	pthread_mutex_unlock(&lock);
+	return n;
 }
 
 void gs_map_reset(void)
@@ -118,4 +247,5 @@ void gs_map_reset(void)
 	if (tab)
 		memset(tab, 0, cap * sizeof(*tab));
 	used = 0;
+	pending = 0;
 }

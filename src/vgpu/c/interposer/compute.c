@@ -16,8 +16,13 @@
  * this does: lending idle capacity is the elastic controller's job (it
  * raises the share in the ledger).
  *
- * The under-share path is: one load and one atomic subtraction on the
- * bucket, a lookup of the estimate, two atomic adds on the process's slot.
+ * Work captured into a graph does not run when it is launched: such a
+ * launch is neither paced, counted nor sampled (the graph's own launches
+ * are), so capturing costs a container nothing.
+ *
+ * The under-share path is: cuStreamIsCapturing, one load and one atomic
+ * subtraction on the bucket, a lookup of the estimate, two atomic adds on
+ * the process's slot.
  */
 #define _GNU_SOURCE
 #include <string.h>
@@ -31,7 +36,7 @@
 static void refill(struct gs_usage_device *ud, uint64_t now, uint32_t ppm)
 {
 	uint64_t last = __atomic_load_n(&ud->refill_ns, __ATOMIC_ACQUIRE);
-	int64_t burst = (int64_t)gs_period_us() * 1000 / GS_SHARE_ONE * ppm;
+	int64_t burst = (int64_t)gs_burst_ns(ppm);
 	int64_t add, cur, nw;
 
 	if (now <= last || !gs_cas(&ud->refill_ns, &last, now))
@@ -57,7 +62,8 @@ static bool capturing(CUstream s, bool ptsz)
 	return st == CU_STREAM_CAPTURE_STATUS_ACTIVE;
 }
 
-static void pace(int ldev, uint64_t cost, CUstream stream, bool ptsz)
+/* returns what it took from the bucket */
+static uint64_t pace(int ldev, uint64_t cost)
 {
 	struct gs_usage_device *ud = &gs.use->dev[ldev];
 	uint64_t stalled_since = 0, now;
@@ -68,8 +74,10 @@ static void pace(int ldev, uint64_t cost, CUstream stream, bool ptsz)
 		uint64_t wait;
 		struct timespec ts;
 
-		if (ppm >= GS_SHARE_ONE)
+		if (ppm >= GS_SHARE_ONE) {
+			cost = 0;
 			break;
+		}
 		if (t <= 0) {
 			refill(ud, gs_now_ns(), ppm);
 			t = __atomic_load_n(&ud->tokens_ns, __ATOMIC_RELAXED);
@@ -79,10 +87,7 @@ static void pace(int ldev, uint64_t cost, CUstream stream, bool ptsz)
 					   __ATOMIC_RELAXED);
 			break;
 		}
-		/* work being captured into a graph does not run now */
 		if (!stalled_since) {
-			if (capturing(stream, ptsz))
-				return;
 			stalled_since = gs_now_ns();
 			gs_stall_begin();
 		}
@@ -103,12 +108,15 @@ static void pace(int ldev, uint64_t cost, CUstream stream, bool ptsz)
 		now = gs_now_ns();
 		gs_stall_end(ldev, now - stalled_since);
 	}
+	return cost;
 }
 
 struct gs_launch {
 	int ldev;
 	bool unmeasured;
 	uint64_t cost;
+	uint64_t paid; /* taken from the bucket */
+	uint64_t key;
 	struct gs_fn *fn;
 	CUstream stream; /* events go here; 0 resolved per variant */
 	CUevent start, end;
@@ -118,8 +126,7 @@ static void sample_begin(struct gs_launch *L, CUstream s, bool ptsz)
 {
 	L->start = L->end = NULL;
 	L->stream = !s && ptsz ? CU_STREAM_PER_THREAD : s;
-	/* events recorded into a capture would become part of the graph */
-	if (!gs_cost_sample_due(L->fn) || capturing(s, ptsz))
+	if (!gs_cost_sample_due(L->fn))
 		return;
 	if (GS_REAL(cuEventCreate, &L->start, CU_EVENT_DEFAULT) != CUDA_SUCCESS)
 		goto fail;
@@ -142,13 +149,15 @@ static bool launch_begin(struct gs_launch *L, uint64_t key, CUstream s,
 	if (!gs_enforcing())
 		return false;
 	L->ldev = gs_current_dev();
-	if (L->ldev < 0)
+	/* a NULL function fails in the driver; captured work runs later */
+	if (L->ldev < 0 || !key || capturing(s, ptsz))
 		return false;
 	gs_thread_register();
 	gs_cost_poll();
+	L->key = key;
 	L->fn = gs_cost_fn(key);
 	L->cost = gs_cost_of(L->fn, L->ldev, &L->unmeasured);
-	pace(L->ldev, L->cost, s, ptsz);
+	L->paid = pace(L->ldev, L->cost);
 	sample_begin(L, s, ptsz);
 	return true;
 }
@@ -158,21 +167,17 @@ static void launch_end(struct gs_launch *L, CUresult r)
 	if (L->start && !(r == CUDA_SUCCESS &&
 			  GS_REAL(cuEventRecord, L->end, L->stream) ==
 				  CUDA_SUCCESS &&
-			  gs_cost_queue(L->fn, L->start, L->end))) {
+			  gs_cost_queue(L->fn, L->key, L->start, L->end))) {
 		GS_REAL(cuEventDestroy_v2, L->start);
 		GS_REAL(cuEventDestroy_v2, L->end);
 	}
 	if (r != CUDA_SUCCESS) {
-		/* a launch that never ran gives its tokens back */
-		if (gs_share_ppm(L->ldev) < GS_SHARE_ONE)
-			__atomic_add_fetch(&gs.use->dev[L->ldev].tokens_ns,
-					   (int64_t)L->cost, __ATOMIC_RELAXED);
+		/* a launch that never ran gives back what it took */
+		gs_cost_refund(L->ldev, L->paid);
 		return;
 	}
-	if (L->fn)
-		gs_cost_charged(L->fn, L->ldev, L->cost, L->unmeasured);
-	else if (gs_slot())
-		gs_add(&gs_slot()->dev[L->ldev].launches, 1);
+	gs_cost_charged(L->fn, L->key, L->ldev, L->cost, L->paid,
+			L->unmeasured);
 }
 
 #define LAUNCH(call, key, stream, ptsz, ...)                                \

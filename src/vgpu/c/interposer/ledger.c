@@ -95,6 +95,8 @@ out:
 	return err;
 }
 
+int gs_limits_stuck;
+
 int gs_limits_map(const char *dir, struct gs_limits **out, const char **why)
 {
 	char path[PATH_MAX];
@@ -107,13 +109,22 @@ int gs_limits_map(const char *dir, struct gs_limits **out, const char **why)
 	if (err)
 		return err;
 	err = gs_limits_snapshot(p, &snap);
-	if (err == -EAGAIN)
-		*why = "writer stuck mid-update (generation stays odd)";
+	if (err == -EAGAIN) {
+		/*
+		 * The daemon died mid-update (it stores each word atomically,
+		 * so every field holds its old or its new value).  Refusing
+		 * the ledger would leave this process unlimited: take the
+		 * words as they stand if they make valid limits.
+		 */
+		memcpy(&snap, (const void *)p, sizeof(snap));
+		gs_limits_stuck = 1;
+		err = 0;
+	}
 	if (!err)
 		err = gs_limits_check(&snap, why);
 	if (err) {
 		munmap(p, sizeof(struct gs_limits));
-		return err == -EAGAIN ? -EINVAL : err;
+		return err;
 	}
 	*out = p;
 	return 0;

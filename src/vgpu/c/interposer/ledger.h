@@ -31,7 +31,12 @@ GS_HIDDEN uint64_t gs_now_ns(void);
 GS_HIDDEN int gs_limits_check(const struct gs_limits *l, const char **why);
 GS_HIDDEN int gs_usage_check(const struct gs_usage *u, const char **why);
 
-/* map <dir>/vgpu.limits read-only; -errno, or -EINVAL with *why */
+/*
+ * map <dir>/vgpu.limits read-only; -errno, or -EINVAL with *why.  A
+ * generation that stays odd (writer killed mid-update) is accepted with the
+ * words as they stand, and gs_limits_stuck set.
+ */
+GS_HIDDEN extern int gs_limits_stuck;
 GS_HIDDEN int gs_limits_map(const char *dir, struct gs_limits **out,
 			    const char **why);
 /*
@@ -52,14 +57,29 @@ GS_HIDDEN bool gs_mem_reserve(struct gs_usage_device *d, uint64_t bytes,
 			      uint64_t limit);
 /* saturating: a counter never wraps below zero */
 GS_HIDDEN void gs_sub_clamp(uint64_t *p, uint64_t v);
+/* a thread count moved by one, saturating at zero */
+static inline void gs_count_dec(uint32_t *p)
+{
+	uint32_t cur = __atomic_load_n(p, __ATOMIC_RELAXED);
+
+	while (cur && !__atomic_compare_exchange_n(p, &cur, cur - 1, false,
+						   __ATOMIC_ACQ_REL,
+						   __ATOMIC_RELAXED))
+		;
+}
 
 /* process slots */
 GS_HIDDEN uint64_t gs_proc_start_time(pid_t pid);
+/* start time, and the state letter in *state ('Z': a zombie); 0: gone */
+GS_HIDDEN uint64_t gs_proc_stat(pid_t pid, char *state);
 GS_HIDDEN uint64_t gs_proc_pidns(pid_t pid);
 GS_HIDDEN int gs_slot_claim(struct gs_usage *u, pid_t pid, uint64_t start,
 			    uint64_t pidns);
 /* fold the slot's counters into the container's and free it */
 GS_HIDDEN void gs_slot_release(struct gs_usage *u, int idx);
+/* free the slots that name pid with this start time (an exec's leftovers) */
+GS_HIDDEN int gs_usage_release_own(struct gs_usage *u, pid_t pid,
+				   uint64_t start);
 /* reclaim slots of dead processes visible from pid namespace pidns */
 GS_HIDDEN int gs_usage_reclaim_dead(struct gs_usage *u, uint64_t pidns);
 

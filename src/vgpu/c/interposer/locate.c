@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Where this process's ledger is: GPUSLICE_LEDGER (a directory) if set,
- * otherwise the state dir's mirror of our cgroup v2 path, walking up to the
- * first ancestor that has a vgpu.limits: processes in sub-cgroups of a
- * container (nested systemd units, a runtime's own scopes) share its ledger.
+ * Where this process's ledger is: the state dir's mirror of our cgroup v2
+ * path, walking up to the first ancestor that has a vgpu.limits (processes
+ * in sub-cgroups of a container, nested systemd units, a runtime's own
+ * scopes, share its ledger); GPUSLICE_LEDGER (a directory) only where our
+ * cgroup has none.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,30 +36,14 @@ static int own_cgroup(char *out, size_t len)
 	return err;
 }
 
-int gs_locate(char *dir, size_t len, char *looked, size_t llen)
+/* the first ancestor of cg (itself included) with a ledger under state */
+static int under_state(const char *state, const char *cgroup, char *dir,
+		       size_t len)
 {
-	const char *env = getenv("GPUSLICE_LEDGER");
-	const char *state = getenv("GPUSLICE_STATE_DIR");
 	char cg[4096], path[4200];
 	char *slash;
-	int err;
 
-	if (env && *env) {
-		snprintf(dir, len, "%s", env);
-		snprintf(looked, llen, "%s/%s (GPUSLICE_LEDGER)", env,
-			 GS_LIMITS_FILE);
-		snprintf(path, sizeof(path), "%s/%s", env, GS_LIMITS_FILE);
-		return access(path, F_OK) == 0 ? 0 : -ENOENT;
-	}
-	if (!state || !*state)
-		state = "/run/gpuslice";
-	err = own_cgroup(cg, sizeof(cg));
-	if (err) {
-		snprintf(looked, llen, "no cgroup v2 line in /proc/self/cgroup");
-		return err;
-	}
-	snprintf(looked, llen, "%s/cgroup%s/%s and its parents", state,
-		 strcmp(cg, "/") ? cg : "", GS_LIMITS_FILE);
+	snprintf(cg, sizeof(cg), "%s", cgroup);
 	/* the root itself is no container: stop below it */
 	while (cg[0] == '/' && cg[1] != '\0') {
 		snprintf(path, sizeof(path), "%s/cgroup%s/%s", state, cg,
@@ -72,5 +57,45 @@ int gs_locate(char *dir, size_t len, char *looked, size_t llen)
 			break;
 		*slash = '\0';
 	}
+	return -ENOENT;
+}
+
+/*
+ * The environment is the workload's own: it must not be able to trade its
+ * container's ledger for one of its choosing.  The ledger of our cgroup
+ * under the default state dir wins, then under GPUSLICE_STATE_DIR;
+ * GPUSLICE_LEDGER names one only for a process whose cgroup has none.
+ */
+int gs_locate(char *dir, size_t len, char *looked, size_t llen)
+{
+	static const char default_state[] = "/run/gpuslice";
+	const char *env = getenv("GPUSLICE_LEDGER");
+	const char *state = getenv("GPUSLICE_STATE_DIR");
+	char cg[4096], path[4200];
+	int err;
+
+	if (!state || !*state)
+		state = default_state;
+	err = own_cgroup(cg, sizeof(cg));
+	if (!err) {
+		if (under_state(default_state, cg, dir, len) == 0)
+			return 0;
+		if (strcmp(state, default_state) &&
+		    under_state(state, cg, dir, len) == 0)
+			return 0;
+	}
+	if (env && *env) {
+		snprintf(dir, len, "%s", env);
+		snprintf(looked, llen, "%s/%s (GPUSLICE_LEDGER)", env,
+			 GS_LIMITS_FILE);
+		snprintf(path, sizeof(path), "%s/%s", env, GS_LIMITS_FILE);
+		return access(path, F_OK) == 0 ? 0 : -ENOENT;
+	}
+	if (err) {
+		snprintf(looked, llen, "no cgroup v2 line in /proc/self/cgroup");
+		return err;
+	}
+	snprintf(looked, llen, "%s/cgroup%s/%s and its parents", state,
+		 strcmp(cg, "/") ? cg : "", GS_LIMITS_FILE);
 	return -ENOENT;
 }

@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
+#include <link.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -85,6 +86,17 @@ static void resolve(const char *soname, const struct entry *e, size_t n,
 	loading = 0;
 }
 
+void gs_real_fork(int phase)
+{
+	/* a fork from inside our own load (a driver constructor) holds it */
+	if (loading)
+		return;
+	if (phase == 0)
+		pthread_mutex_lock(&load_lock);
+	else
+		pthread_mutex_unlock(&load_lock);
+}
+
 #define GS_RESOLVE_USED(name)                                               \
 	gs_real.name = (typeof(gs_real.name))get_real_dlsym()(h, #name);
 
@@ -142,12 +154,51 @@ void *gs_wrapper_named(const char *name)
 	return e && *e->real ? e->wrapper : NULL;
 }
 
+/*
+ * dlsym(RTLD_NEXT, name) for the caller: the first object after the
+ * caller's in the link map that defines name itself.  The real dlsym would
+ * search after *our* object, since we are the one calling it: a library
+ * preloaded after us that wraps a driver call would get itself back.
+ */
+static void *next_after(const void *caller, const char *name)
+{
+	struct link_map *lm = NULL;
+	Dl_info info;
+
+	if (!dladdr1(caller, &info, (void **)&lm, RTLD_DL_LINKMAP) || !lm)
+		return NULL;
+	for (lm = lm->l_next; lm; lm = lm->l_next) {
+		struct link_map *def = NULL;
+		Dl_info di;
+		void *h, *p;
+
+		if (!lm->l_name || !*lm->l_name)
+			continue;
+		h = dlopen(lm->l_name, RTLD_LAZY | RTLD_NOLOAD);
+		if (!h)
+			continue;
+		/* a handle searches the object's dependencies too: keep only
+		 * a definition in the object itself */
+		p = get_real_dlsym()(h, name);
+		dlclose(h);
+		if (p && dladdr1(p, &di, (void **)&def, RTLD_DL_LINKMAP) &&
+		    def == lm)
+			return p;
+	}
+	return NULL;
+}
+
 static __attribute__((noinline)) void *dlsym_driver(void *handle,
-						     const char *name)
+						     const char *name,
+						     const void *caller)
 {
 	const struct entry *e = by_name(name);
-	void *p = get_real_dlsym()(handle, name);
+	void *p;
 
+	if (handle == RTLD_NEXT)
+		p = next_after(caller, name);
+	else
+		p = get_real_dlsym()(handle, name);
 	if (!e || !p)
 		return p;
 	if (name[0] == 'c')
@@ -162,13 +213,15 @@ static __attribute__((noinline)) void *dlsym_driver(void *handle,
  * glibc resolves RTLD_NEXT relative to the caller's return address, so
  * everything that is not a driver name must reach the real dlsym as a tail
  * call (a jump, keeping the application's return address): other
- * interposers' dlsym(RTLD_NEXT, "malloc") keep working.
+ * interposers' dlsym(RTLD_NEXT, "malloc") keep working.  Driver names are
+ * resolved here, relative to the caller (next_after).
  */
 GS_EXPORT void *dlsym(void *handle, const char *name)
 {
 	if (gs_unlikely(((name[0] == 'c' && name[1] == 'u') ||
 				 (name[0] == 'n' && name[1] == 'v'))))
-		return dlsym_driver(handle, name);
+		return dlsym_driver(handle, name,
+				    __builtin_return_address(0));
 	return get_real_dlsym()(handle, name);
 }
 
@@ -186,6 +239,8 @@ static const struct variant {
 	{ "cuMemAllocFromPoolAsync", 0, 1 }, { "cuLaunchKernel", 0, 1 },
 	{ "cuLaunchKernelEx", 0, 1 },	  { "cuLaunchCooperativeKernel", 0, 1 },
 	{ "cuGraphLaunch", 0, 1 },
+	{ "cuCtxDestroy", 4000, 0 },	  { "cuDevicePrimaryCtxRelease", 11000, 0 },
+	{ "cuDevicePrimaryCtxReset", 11000, 0 },
 };
 
 static void *wrapper_by_variant(const char *sym, int ver, cuuint64_t flags)

@@ -20,13 +20,17 @@
 
 #define RECLAIM_FLAG 0x80000000u /* pid field: being reclaimed by pid */
 
-/* field 22 of /proc/PID/stat, counted after the ")" that ends comm */
-uint64_t gs_proc_start_time(pid_t pid)
+/*
+ * Field 3 (state) and field 22 (start time) of /proc/PID/stat, counted after
+ * the ")" that ends comm; 0 if the process is not there.
+ */
+uint64_t gs_proc_stat(pid_t pid, char *state)
 {
 	char path[64], buf[1024], *p;
 	ssize_t n;
 	int fd;
 
+	*state = '?';
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -37,12 +41,20 @@ uint64_t gs_proc_start_time(pid_t pid)
 		return 0;
 	buf[n] = '\0';
 	p = strrchr(buf, ')');
-	if (!p)
+	if (!p || p[1] != ' ')
 		return 0;
+	*state = p[2];
 	/* ") S ppid ..." : field 3 is the first token after ")" */
 	for (int field = 2; field < 22 && p; field++)
 		p = strchr(p + 1, ' ');
 	return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+uint64_t gs_proc_start_time(pid_t pid)
+{
+	char state;
+
+	return gs_proc_stat(pid, &state);
 }
 
 uint64_t gs_proc_pidns(pid_t pid)
@@ -126,8 +138,9 @@ void gs_slot_release(struct gs_usage *u, int idx)
 		gs_add(&ud->retired_gpu_ns, gs_xchg(&sd->gpu_ns, 0));
 		gs_add(&ud->retired_stall_ns, gs_xchg(&sd->stall_ns, 0));
 	}
-	stalled = (int)gs_xchg(&s->nstalled, 0);
-	threads = (int)gs_xchg(&s->nthreads, 0);
+	/* counts saturate at zero (gs_count_dec), so never "negative" */
+	stalled = (int)(gs_xchg(&s->nstalled, 0) & 0x7fffffff);
+	threads = (int)(gs_xchg(&s->nthreads, 0) & 0x7fffffff);
 	if (stalled || threads)
 		gs_stall_change(u, -stalled, -threads);
 	gs_store(&s->start_time, 0);
@@ -136,27 +149,73 @@ void gs_slot_release(struct gs_usage *u, int idx)
 	gs_store(&s->owner, w & ~GS_SLOT_PID_MASK);
 }
 
+/* a zombie has run its course: its driver state and memory are gone */
 static bool pid_alive(pid_t pid)
 {
-	return kill(pid, 0) == 0 || errno == EPERM;
+	char state;
+
+	if (kill(pid, 0) != 0 && errno != EPERM)
+		return false;
+	gs_proc_stat(pid, &state);
+	return state != 'Z' && state != 'X';
 }
 
-/* dead: gone, or the pid now names another process (start time differs) */
+/* dead: gone, a zombie, or the pid now names another process */
 static bool slot_dead(const struct gs_usage_slot *s, uint32_t pid,
 		      uint64_t pidns)
 {
 	uint64_t start = gs_load(&s->start_time), ns = gs_load(&s->pidns);
 	uint64_t now_start;
+	char state;
 
 	if (pid & RECLAIM_FLAG)
 		return !pid_alive(pid & ~RECLAIM_FLAG);
 	if (ns && pidns && ns != pidns)
 		return false; /* another pid namespace: cannot judge */
-	now_start = gs_proc_start_time(pid);
+	now_start = gs_proc_stat(pid, &state);
 	if (!now_start)
 		return !pid_alive(pid);
 	/* start 0: claimed a moment ago, start time not yet stored */
-	return start && now_start != start;
+	if (start && now_start != start)
+		return true;
+	return state == 'Z' || state == 'X';
+}
+
+/*
+ * exec keeps the pid and the start time but ends the old image's driver
+ * state (and with it its memory) without running its destructors: a slot
+ * that names this very process is the old image's.
+ */
+int gs_usage_release_own(struct gs_usage *u, pid_t pid, uint64_t start)
+{
+	int n = 0;
+
+	if (!start)
+		return 0;
+	for (int i = 0; i < GS_LEDGER_MAX_SLOTS; i++) {
+		struct gs_usage_slot *s = &u->slot[i];
+		uint64_t w = gs_load(&s->owner);
+
+		if ((w & GS_SLOT_PID_MASK) != (uint32_t)pid ||
+		    gs_load(&s->start_time) != start)
+			continue;
+		if (!gs_cas(&s->owner, &w,
+			    (w & ~GS_SLOT_PID_MASK) | RECLAIM_FLAG |
+				    (uint32_t)pid))
+			continue;
+		gs_slot_release(u, i);
+		n++;
+	}
+	return n;
+}
+
+static bool all_slots_free(struct gs_usage *u)
+{
+	for (int i = 0; i < GS_LEDGER_MAX_SLOTS; i++)
+		if (__atomic_load_n(&u->slot[i].owner, __ATOMIC_SEQ_CST) &
+		    GS_SLOT_PID_MASK)
+			return false;
+	return true;
 }
 
 int gs_usage_reclaim_dead(struct gs_usage *u, uint64_t pidns)
@@ -187,16 +246,22 @@ int gs_usage_reclaim_dead(struct gs_usage *u, uint64_t pidns)
 	/*
 	 * A process killed between its reservation CAS and the update of its
 	 * slot leaves bytes no slot accounts for; with no process left, every
-	 * such drift is cleared.  A process arriving meanwhile claims a slot
-	 * before it reserves, so the CAS below fails rather than erase it.
+	 * such drift is cleared.  A process claims its slot before it
+	 * reserves, so: read the counters first, then confirm that every slot
+	 * is still free; a claim that came before the reads is seen by the
+	 * re-scan, a reservation after them makes the CAS fail.
 	 */
 	if (reclaimed && !live) {
-		for (int d = 0; d < GS_LEDGER_MAX_DEVICES; d++) {
-			uint64_t v = gs_load(&u->dev[d].mem_used);
+		uint64_t v[GS_LEDGER_MAX_DEVICES];
 
-			if (v)
-				gs_cas(&u->dev[d].mem_used, &v, 0);
-		}
+		for (int d = 0; d < GS_LEDGER_MAX_DEVICES; d++)
+			v[d] = __atomic_load_n(&u->dev[d].mem_used,
+					       __ATOMIC_SEQ_CST);
+		if (!all_slots_free(u))
+			return reclaimed;
+		for (int d = 0; d < GS_LEDGER_MAX_DEVICES; d++)
+			if (v[d])
+				gs_cas(&u->dev[d].mem_used, &v[d], 0);
 	}
 	return reclaimed;
 }

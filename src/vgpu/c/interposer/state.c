@@ -23,49 +23,140 @@ static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t slot_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_key_t thread_key;
 static __thread int thread_registered;
+static __thread int stall_counted; /* this thread's stall is in a slot */
 
-/* CUDA ordinals count only the visible devices; the ledger counts all */
+/*
+ * CUDA ordinals count only the visible devices; the ledger counts all.  Read
+ * at the first call that maps an ordinal (the driver reads it at cuInit, and
+ * an NVML call that activated us may come before the application sets it).
+ * Indices map directly; a UUID or MIG name maps to GS_VIS_UNKNOWN; the first
+ * entry that is neither (a negative number, garbage) ends the list, as it
+ * does for the driver.
+ */
+#define GS_VIS_UNKNOWN (-2)
+static pthread_once_t vis_once = PTHREAD_ONCE_INIT;
+
 static void parse_visible(void)
 {
 	const char *e = getenv("CUDA_VISIBLE_DEVICES");
 	char *end;
+	int n = 0;
 
-	gs.nvis = -1;
-	if (!e)
+	if (!e) {
+		gs.nvis = -1;
 		return;
-	gs.nvis = 0;
-	while (*e && gs.nvis < GS_LEDGER_MAX_DEVICES) {
-		long v = strtol(e, &end, 10);
-
-		if (end == e || v < 0) {
-			/* UUIDs or MIG names: ordinals are taken as they are */
-			gs.nvis = -1;
-			return;
-		}
-		gs.vis[gs.nvis++] = (int)v;
-		e = *end == ',' ? end + 1 : end;
-		if (*end && *end != ',')
-			break;
 	}
+	while (*e && n < GS_LEDGER_MAX_DEVICES) {
+		long v;
+
+		while (*e == ' ' || *e == '\t')
+			e++;
+		if (*e >= '0' && *e <= '9') {
+			v = strtol(e, &end, 10);
+			if (*end && *end != ',')
+				break;
+			gs.vis[n++] = v < GS_LEDGER_MAX_DEVICES ? (int)v : -1;
+		} else if (!strncmp(e, "GPU-", 4) || !strncmp(e, "MIG-", 4)) {
+			end = strchr(e, ',');
+			if (!end)
+				end = (char *)e + strlen(e);
+			gs.vis[n++] = GS_VIS_UNKNOWN;
+		} else {
+			break;
+		}
+		if (!*end)
+			break;
+		e = end + 1;
+	}
+	gs.nvis = n;
+}
+
+/*
+ * A device named by UUID: which ledger index it has would take NVML (its own
+ * init, in every process).  Hold it to the most restrictive device the
+ * container was given instead: never more than any of its devices allows.
+ */
+static int most_restrictive_dev(void)
+{
+	int best = -1, n = __atomic_load_n(&gs.lim->ndev, __ATOMIC_RELAXED);
+	uint64_t best_mem = 0;
+	uint32_t best_ppm = 0;
+
+	for (int i = 0; i < n && i < GS_LEDGER_MAX_DEVICES; i++) {
+		const struct gs_limits_device *d = &gs.lim->dev[i];
+		uint64_t mem;
+		uint32_t ppm;
+
+		if (!(__atomic_load_n(&d->flags, __ATOMIC_RELAXED) &
+		      GS_DEV_PRESENT))
+			continue;
+		mem = __atomic_load_n(&d->mem_limit, __ATOMIC_RELAXED);
+		ppm = __atomic_load_n(&d->compute_ppm, __ATOMIC_RELAXED);
+		if (best < 0 || mem < best_mem ||
+		    (mem == best_mem && ppm < best_ppm)) {
+			best = i;
+			best_mem = mem;
+			best_ppm = ppm;
+		}
+	}
+	return best;
 }
 
 static void thread_exit(void *arg)
 {
 	(void)arg;
-	if (gs.slot >= 0 && !gs.exiting) {
-		gs_add(&gs.use->slot[gs.slot].nthreads, -1);
+	if (gs.slot >= 0 && !__atomic_load_n(&gs.exiting, __ATOMIC_ACQUIRE)) {
+		gs_count_dec(&gs.use->slot[gs.slot].nthreads);
 		gs_stall_change(gs.use, 0, -1);
 	}
 }
 
+/*
+ * fork: the child gets one thread and copies of our locks; a lock another
+ * thread held at the fork would stay held forever in the child.  So the
+ * forking thread takes them all (in the order they nest: init, then the
+ * driver's load, then the slot) and both sides release them.  Locks this
+ * very thread holds (a fork from inside our init) are left alone.
+ */
+static __thread int init_held;
+
+static void fork_prepare(void)
+{
+	if (!init_held)
+		pthread_mutex_lock(&init_lock);
+	gs_real_fork(0);
+	pthread_mutex_lock(&slot_lock);
+}
+
+static void fork_parent(void)
+{
+	pthread_mutex_unlock(&slot_lock);
+	gs_real_fork(1);
+	if (!init_held)
+		pthread_mutex_unlock(&init_lock);
+}
+
 static void fork_child(void)
 {
+	pthread_mutex_unlock(&slot_lock);
+	gs_real_fork(2);
+	if (!init_held)
+		pthread_mutex_unlock(&init_lock);
+	if (!gs.active)
+		return;
 	/* the child owns none of the parent's allocations, slot or threads */
 	gs.slot = -1;
 	gs.pid = getpid();
 	thread_registered = 0;
+	stall_counted = 0;
 	gs_map_reset();
 	gs_cost_reset();
+}
+
+/* registering reads nothing: the ledger is still found on first use */
+__attribute__((constructor)) static void gs_fork_handlers(void)
+{
+	pthread_atfork(fork_prepare, fork_parent, fork_child);
 }
 
 static void activate(const char *dir)
@@ -99,11 +190,16 @@ static void activate(const char *dir)
 			return;
 		gs_usage_init(gs.use);
 	}
+	if (gs_limits_stuck)
+		gs_log(GS_LOG_WARN,
+		       "ledger %s/%s stays mid-update (was the daemon killed?); "
+		       "using the limits as they stand", dir, GS_LIMITS_FILE);
 	gs.pid = getpid();
 	gs.pidns = gs_proc_pidns(gs.pid);
-	parse_visible();
 	pthread_key_create(&thread_key, thread_exit);
-	pthread_atfork(NULL, NULL, fork_child);
+	/* our pid and start time in a slot: this process before an exec */
+	if (gs_usage_release_own(gs.use, gs.pid, gs_proc_start_time(gs.pid)))
+		gs_log(GS_LOG_DEBUG, "released the slot of our image before exec");
 	gs_usage_reclaim_dead(gs.use, gs.pidns);
 	gs.last_reclaim_ns = gs_now_ns();
 	gs_log(GS_LOG_DEBUG, "ledger %s in force", dir);
@@ -115,6 +211,7 @@ void gs_init_slow(void)
 	char dir[PATH_MAX], looked[PATH_MAX + 64];
 
 	pthread_mutex_lock(&init_lock);
+	init_held = 1;
 	if (gs_init_done)
 		goto out;
 	gs_real_cuda();
@@ -126,6 +223,7 @@ void gs_init_slow(void)
 		       "unchanged", looked);
 	__atomic_store_n(&gs_init_done, 1, __ATOMIC_RELEASE);
 out:
+	init_held = 0;
 	pthread_mutex_unlock(&init_lock);
 }
 
@@ -134,19 +232,25 @@ __attribute__((destructor)) static void gs_fini(void)
 {
 	if (!gs.active || gs.slot < 0 || gs.pid != getpid())
 		return;
-	gs.exiting = 1;
-	gs_slot_release(gs.use, gs.slot);
-	gs.slot = -1;
+	/* a thread still running must not claim a new slot after this */
+	__atomic_store_n(&gs.exiting, 1, __ATOMIC_RELEASE);
+	pthread_mutex_lock(&slot_lock);
+	if (gs.slot >= 0)
+		gs_slot_release(gs.use, gs.slot);
+	__atomic_store_n(&gs.slot, -1, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&slot_lock);
 }
 
 struct gs_usage_slot *gs_slot(void)
 {
 	int idx = __atomic_load_n(&gs.slot, __ATOMIC_ACQUIRE);
 
+	if (gs_unlikely(__atomic_load_n(&gs.exiting, __ATOMIC_ACQUIRE)))
+		return NULL; /* gs_fini released it: nothing more is counted */
 	if (gs_unlikely(idx < 0)) {
 		pthread_mutex_lock(&slot_lock);
-		idx = gs.slot;
-		if (idx < 0) {
+		idx = gs.exiting ? -2 : gs.slot;
+		if (idx == -1) {
 			idx = gs_slot_claim(gs.use, gs.pid,
 					    gs_proc_start_time(gs.pid), gs.pidns);
 			if (idx < 0) {
@@ -191,24 +295,35 @@ void gs_thread_register(void)
 	pthread_setspecific(thread_key, (void *)1);
 }
 
+/*
+ * A stall counts only in a slot: gs_fini or a reclaim folds the slot's counts
+ * out of the container's state, so a thread still stalled when its process
+ * exits is never left counted (nor decremented twice).
+ */
 void gs_stall_begin(void)
 {
 	struct gs_usage_slot *s = gs_slot();
 
-	if (s)
-		gs_add(&s->nstalled, 1);
+	if (!s || stall_counted)
+		return;
+	stall_counted = 1;
+	gs_add(&s->nstalled, 1);
 	gs_stall_change(gs.use, 1, 0);
 }
 
 void gs_stall_end(int ldev, uint64_t ns)
 {
-	struct gs_usage_slot *s = gs_slot();
+	struct gs_usage_slot *s;
 
-	if (s) {
-		gs_add(&s->nstalled, -1);
-		if (ldev >= 0)
-			gs_add(&s->dev[ldev].stall_ns, ns);
-	}
+	if (!stall_counted)
+		return;
+	stall_counted = 0;
+	s = gs_slot();
+	if (!s)
+		return;
+	gs_count_dec(&s->nstalled);
+	if (ldev >= 0)
+		gs_add(&s->dev[ldev].stall_ns, ns);
 	gs_stall_change(gs.use, -1, 0);
 }
 
@@ -228,8 +343,11 @@ int gs_ledger_dev(CUdevice ordinal)
 {
 	int d = ordinal;
 
+	pthread_once(&vis_once, parse_visible);
 	if (gs.nvis >= 0)
 		d = ordinal >= 0 && ordinal < gs.nvis ? gs.vis[ordinal] : -1;
+	if (d == GS_VIS_UNKNOWN)
+		return gs.active ? most_restrictive_dev() : -1;
 	return d >= 0 && d < GS_LEDGER_MAX_DEVICES ? d : -1;
 }
 

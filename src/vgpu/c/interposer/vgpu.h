@@ -35,13 +35,29 @@ GS_HIDDEN int gs_locate(char *dir, size_t len, char *looked, size_t llen);
 	X(cuLaunchKernel) X(cuLaunchKernel_ptsz) X(cuLaunchKernelEx)         \
 	X(cuLaunchKernelEx_ptsz) X(cuLaunchCooperativeKernel)                \
 	X(cuLaunchCooperativeKernel_ptsz) X(cuGraphLaunch)                   \
-	X(cuGraphLaunch_ptsz) X(cuGetProcAddress) X(cuGetProcAddress_v2)
+	X(cuGraphLaunch_ptsz) X(cuGetProcAddress) X(cuGetProcAddress_v2)    \
+	X(cuModuleUnload) X(cuGraphExecDestroy)                              \
+	GS_CUDA_WRAPPED_MEM(X)
+
+/* memory.c's: what frees or holds device memory besides alloc and free */
+#define GS_CUDA_WRAPPED_MEM(X)                                              \
+	X(cuMemMap) X(cuMemUnmap) X(cuMemPoolCreate) X(cuMemPoolDestroy)     \
+	X(cuCtxDestroy_v2) X(cuCtxDestroy) X(cuDevicePrimaryCtxRelease_v2)   \
+	X(cuDevicePrimaryCtxRelease) X(cuDevicePrimaryCtxReset_v2)           \
+	X(cuDevicePrimaryCtxReset) X(cuMipmappedArrayCreate)                 \
+	X(cuMipmappedArrayDestroy) X(cuArrayCreate) X(cuArray3DCreate)       \
+	X(cuMemAllocPitch) X(cuGraphAddMemAllocNode) X(cuGraphDestroy)
 
 #define GS_CUDA_USED(X)                                                     \
 	X(cuCtxGetDevice) X(cuCtxGetCurrent) X(cuEventCreate)                \
 	X(cuEventRecord) X(cuEventRecord_ptsz) X(cuEventQuery)               \
 	X(cuEventElapsedTime) X(cuEventDestroy_v2) X(cuStreamIsCapturing)    \
-	X(cuStreamIsCapturing_ptsz)
+	X(cuStreamIsCapturing_ptsz) GS_CUDA_USED_MEM(X)
+
+#define GS_CUDA_USED_MEM(X)                                                 \
+	X(cuStreamGetCtx) X(cuCtxPushCurrent_v2) X(cuCtxPopCurrent_v2)       \
+	X(cuDevicePrimaryCtxGetState) X(cuDevicePrimaryCtxRetain)            \
+	X(cuStreamGetCaptureInfo_v2) X(cuStreamGetCaptureInfo_v2_ptsz)
 
 #define GS_NVML_WRAPPED(X)                                                  \
 	X(nvmlDeviceGetMemoryInfo) X(nvmlDeviceGetMemoryInfo_v2)
@@ -58,6 +74,8 @@ struct gs_real {
 GS_HIDDEN extern struct gs_real gs_real;
 GS_HIDDEN void gs_real_cuda(void);
 GS_HIDDEN void gs_real_nvml(void);
+/* fork: 0 before (takes the load lock), 1 parent, 2 child (releases it) */
+GS_HIDDEN void gs_real_fork(int phase);
 /* our wrapper for a real entry point (or for its name), or NULL */
 GS_HIDDEN void *gs_wrapper_for(const void *real_fn);
 GS_HIDDEN void *gs_wrapper_named(const char *name);
@@ -114,10 +132,33 @@ GS_HIDDEN uint64_t gs_mem_limit(int ldev);
 GS_HIDDEN uint32_t gs_share_ppm(int ldev);
 GS_HIDDEN uint32_t gs_period_us(void);
 
-/* allocmap.c: what this process reserved, by pointer or handle */
-enum gs_alloc_kind { GS_ALLOC_PTR = 1, GS_ALLOC_HANDLE = 2, GS_ALLOC_ARRAY = 3 };
-GS_HIDDEN void gs_map_put(int kind, uint64_t key, uint64_t size, int ldev);
+/*
+ * allocmap.c: what this process reserved, by pointer, handle or array, and
+ * the owner that frees it wholesale (a context, a graph).  A put needs room
+ * prepared first, before the driver is called: it then cannot fail.
+ */
+enum gs_alloc_kind {
+	GS_ALLOC_PTR = 1, GS_ALLOC_HANDLE = 2, GS_ALLOC_ARRAY = 3,
+	GS_ALLOC_MIPMAP = 4, GS_ALLOC_GRAPH = 5, /* graph memory, by dptr */
+	GS_ALLOC_MAPPING = 6, /* cuMemMap'd VA -> handle; reserves nothing */
+	GS_ALLOC_POOL = 7, /* pool -> location; reserves nothing */
+};
+GS_HIDDEN CUresult gs_map_prepare(void);
+GS_HIDDEN void gs_map_cancel(void);
+GS_HIDDEN void gs_map_put(int kind, uint64_t key, uint64_t size, int ldev,
+			  uint64_t owner);
 GS_HIDDEN bool gs_map_take(int kind, uint64_t key, uint64_t *size, int *ldev);
+GS_HIDDEN bool gs_map_get(int kind, uint64_t key, uint64_t *size, int *ldev);
+/* a VMM handle's mappings: the bytes go when released and unmapped */
+GS_HIDDEN bool gs_map_handle_mapped(uint64_t handle);
+GS_HIDDEN bool gs_map_handle_unmapped(uint64_t handle, uint64_t *size,
+				      int *ldev);
+GS_HIDDEN bool gs_map_handle_released(uint64_t handle, uint64_t *size,
+				      int *ldev);
+/* forget every entry of `kind` (0: pointers and arrays) owned by `owner`,
+ * adding their bytes to bytes[ldev]; returns how many */
+GS_HIDDEN int gs_map_drop_owner(int kind, uint64_t owner,
+				uint64_t bytes[GS_LEDGER_MAX_DEVICES]);
 GS_HIDDEN void gs_map_reset(void);
 
 /* memory.c */
@@ -126,13 +167,19 @@ GS_HIDDEN void gs_mem_unacquire(int ldev, uint64_t bytes);
 
 /* cost.c: GPU time per function or graph, sampled with CUDA events */
 struct gs_fn;
-GS_HIDDEN struct gs_fn *gs_cost_fn(uint64_t key); /* NULL: table full */
+/* share x control period, in ns */
+GS_HIDDEN uint64_t gs_burst_ns(uint32_t ppm);
+GS_HIDDEN struct gs_fn *gs_cost_fn(uint64_t key); /* never NULL: evicts */
 /* what to charge a launch; *unmeasured: a bootstrap charge, refunded later */
 GS_HIDDEN uint64_t gs_cost_of(struct gs_fn *fn, int ldev, bool *unmeasured);
 GS_HIDDEN bool gs_cost_sample_due(struct gs_fn *fn); /* counts the launch */
-GS_HIDDEN bool gs_cost_queue(struct gs_fn *fn, CUevent start, CUevent end);
-GS_HIDDEN void gs_cost_charged(struct gs_fn *fn, int ldev, uint64_t cost,
-			       bool unmeasured);
+GS_HIDDEN bool gs_cost_queue(struct gs_fn *fn, uint64_t key, CUevent start,
+			     CUevent end);
+/* paid: what pace() took from the bucket for it */
+GS_HIDDEN void gs_cost_charged(struct gs_fn *fn, uint64_t key, int ldev,
+			       uint64_t cost, uint64_t paid, bool unmeasured);
+/* gives paid back to the bucket, never above one burst */
+GS_HIDDEN void gs_cost_refund(int ldev, uint64_t paid);
 GS_HIDDEN void gs_cost_poll(void);
 GS_HIDDEN bool gs_cost_pending(void);
 GS_HIDDEN void gs_cost_reset(void);

@@ -87,6 +87,27 @@ bool sim_table_range(CUdeviceptr ptr, CUdeviceptr *base, size_t *size)
 	return e != NULL;
 }
 
+struct sim_alloc_entry *sim_table_take_ctx(struct CUctx_st *ctx)
+{
+	struct sim_alloc_entry **pp, *e, *taken = NULL;
+	unsigned int b;
+
+	pthread_mutex_lock(&table_lock);
+	for (b = 0; b < BUCKETS; b++) {
+		for (pp = &table[b]; (e = *pp);) {
+			if (e->ctx != ctx) {
+				pp = &e->next;
+				continue;
+			}
+			*pp = e->next;
+			e->next = taken;
+			taken = e;
+		}
+	}
+	pthread_mutex_unlock(&table_lock);
+	return taken;
+}
+
 /* after fork: the child owns none of its parent's allocations */
 void sim_alloc_forget_all(void)
 {

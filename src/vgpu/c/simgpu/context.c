@@ -7,6 +7,8 @@
  *   EPERM (the BPF gate), EACCES, ENOENT        -> CUDA_ERROR_NO_DEVICE.
  * CUDA_ERROR_NO_DEVICE is what the CUDA runtime turns into "no CUDA-capable
  * device is detected", the message a user of a gated real GPU sees.
+ * As with the driver, destroying a context (or resetting the primary one,
+ * or releasing it for the last time) frees the memory allocated in it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -118,6 +120,7 @@ SIM_EXPORT CUresult cuCtxDestroy_v2(CUcontext ctx)
 		if (ctx_stack[i] != ctx)
 			ctx_stack[j++] = ctx_stack[i];
 	ctx_depth = j;
+	sim_free_ctx(ctx);
 	ctx->magic = 0;
 	free(ctx);
 	return CUDA_SUCCESS;
@@ -242,10 +245,10 @@ SIM_EXPORT CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev)
 	if (res)
 		return res;
 	pthread_mutex_lock(&sim.lock);
-	if (sim.primary_refs[phys])
-		sim.primary_refs[phys]--;
-	else
+	if (!sim.primary_refs[phys])
 		res = CUDA_ERROR_INVALID_CONTEXT;
+	else if (!--sim.primary_refs[phys])
+		sim_free_ctx(sim.primary[phys]);
 	pthread_mutex_unlock(&sim.lock);
 	return res;
 }
@@ -259,7 +262,27 @@ SIM_EXPORT CUresult cuDevicePrimaryCtxReset_v2(CUdevice dev)
 		return res;
 	pthread_mutex_lock(&sim.lock);
 	sim.primary_refs[phys] = 0;
+	if (sim.primary[phys])
+		sim_free_ctx(sim.primary[phys]);
 	pthread_mutex_unlock(&sim.lock);
+	return CUDA_SUCCESS;
+}
+
+SIM_EXPORT CUresult cuDevicePrimaryCtxReset(CUdevice dev)
+{
+	return cuDevicePrimaryCtxReset_v2(dev);
+}
+
+SIM_EXPORT CUresult cuStreamGetCtx(CUstream hStream, CUcontext *pctx)
+{
+	struct CUstream_st *s;
+	CUresult res = sim_stream_resolve(hStream, &s);
+
+	if (res)
+		return res;
+	if (!pctx)
+		return CUDA_ERROR_INVALID_VALUE;
+	*pctx = s->ctx;
 	return CUDA_SUCCESS;
 }
 

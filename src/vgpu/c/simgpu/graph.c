@@ -6,6 +6,7 @@
  * counters grow by the number of kernels in it).
  */
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "simgpu.h"
 
@@ -70,6 +71,78 @@ SIM_EXPORT CUresult cuStreamIsCapturing(CUstream hStream,
 		return CUDA_ERROR_INVALID_VALUE;
 	*captureStatus = s->capture ? CU_STREAM_CAPTURE_STATUS_ACTIVE :
 				      CU_STREAM_CAPTURE_STATUS_NONE;
+	return CUDA_SUCCESS;
+}
+
+static CUresult capture_info(CUstream hStream, CUstreamCaptureStatus *st,
+			     cuuint64_t *id, CUgraph *graph,
+			     const CUgraphNode **deps, size_t *ndeps)
+{
+	struct CUstream_st *s;
+	CUresult res = sim_stream_resolve(hStream, &s);
+
+	if (res)
+		return res;
+	if (!st)
+		return CUDA_ERROR_INVALID_VALUE;
+	pthread_mutex_lock(&s->lock);
+	*st = s->capture ? CU_STREAM_CAPTURE_STATUS_ACTIVE :
+			   CU_STREAM_CAPTURE_STATUS_NONE;
+	if (id)
+		*id = (cuuint64_t)(uintptr_t)s->capture;
+	if (graph)
+		*graph = s->capture;
+	pthread_mutex_unlock(&s->lock);
+	if (deps)
+		*deps = NULL;
+	if (ndeps)
+		*ndeps = 0;
+	return CUDA_SUCCESS;
+}
+
+SIM_EXPORT CUresult cuStreamGetCaptureInfo_v2(
+	CUstream hStream, CUstreamCaptureStatus *captureStatus_out,
+	cuuint64_t *id_out, CUgraph *graph_out,
+	const CUgraphNode **dependencies_out, size_t *numDependencies_out)
+{
+	return capture_info(hStream, captureStatus_out, id_out, graph_out,
+			    dependencies_out, numDependencies_out);
+}
+
+SIM_EXPORT CUresult cuStreamGetCaptureInfo_v2_ptsz(
+	CUstream hStream, CUstreamCaptureStatus *captureStatus_out,
+	cuuint64_t *id_out, CUgraph *graph_out,
+	const CUgraphNode **dependencies_out, size_t *numDependencies_out)
+{
+	return capture_info(hStream, captureStatus_out, id_out, graph_out,
+			    dependencies_out, numDependencies_out);
+}
+
+/*
+ * A memory node gets its address now; the simulator never backs it (its
+ * memory is neither counted nor touched: graphs here only replay time).
+ */
+SIM_EXPORT CUresult cuGraphAddMemAllocNode(CUgraphNode *phGraphNode,
+					   CUgraph hGraph,
+					   const CUgraphNode *dependencies,
+					   size_t numDependencies,
+					   CUDA_MEM_ALLOC_NODE_PARAMS *p)
+{
+	static _Atomic uintptr_t next_node = 1;
+	void *va;
+
+	(void)dependencies;
+	(void)numDependencies;
+	if (!phGraphNode || !hGraph || hGraph->magic != SIM_GRAPH_MAGIC ||
+	    !p || !p->bytesize ||
+	    p->poolProps.location.type != CU_MEM_LOCATION_TYPE_DEVICE)
+		return CUDA_ERROR_INVALID_VALUE;
+	va = mmap(NULL, p->bytesize, PROT_NONE,
+		  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (va == MAP_FAILED)
+		return CUDA_ERROR_OUT_OF_MEMORY;
+	p->dptr = (CUdeviceptr)(uintptr_t)va;
+	*phGraphNode = (CUgraphNode)(next_node++ << 4);
 	return CUDA_SUCCESS;
 }
 

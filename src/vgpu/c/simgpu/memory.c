@@ -13,8 +13,14 @@
 
 #define PITCH_ALIGN 512
 
-CUresult sim_alloc(int dev, uint64_t bytes, enum sim_alloc_kind kind,
-		   CUdeviceptr *out)
+/* MAP_32BIT: addresses a legacy 32-bit CUdeviceptr_v1 can hold */
+#ifndef MAP_32BIT
+#define MAP_32BIT 0
+#endif
+
+static CUresult alloc_mapped(struct CUctx_st *ctx, int dev, uint64_t bytes,
+			     enum sim_alloc_kind kind, bool low32,
+			     CUdeviceptr *out)
 {
 	bool device = kind != SIM_ALLOC_HOST;
 	struct sim_alloc_entry *e;
@@ -31,8 +37,15 @@ CUresult sim_alloc(int dev, uint64_t bytes, enum sim_alloc_kind kind,
 		goto out_free;
 	}
 	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE |
+			 (low32 ? MAP_32BIT : 0),
+		 -1, 0);
 	if (p == MAP_FAILED) {
+		res = CUDA_ERROR_OUT_OF_MEMORY;
+		goto out_release;
+	}
+	if (low32 && (uintptr_t)p + bytes > UINT32_MAX) {
+		munmap(p, bytes);
 		res = CUDA_ERROR_OUT_OF_MEMORY;
 		goto out_release;
 	}
@@ -41,6 +54,7 @@ CUresult sim_alloc(int dev, uint64_t bytes, enum sim_alloc_kind kind,
 	e->accounted = device ? bytes : 0;
 	e->dev = dev;
 	e->kind = kind;
+	e->ctx = ctx;
 	sim_table_insert(e);
 	*out = e->ptr;
 	return CUDA_SUCCESS;
@@ -50,6 +64,30 @@ out_release:
 out_free:
 	free(e);
 	return res;
+}
+
+CUresult sim_alloc(struct CUctx_st *ctx, int dev, uint64_t bytes,
+		   enum sim_alloc_kind kind, CUdeviceptr *out)
+{
+	return alloc_mapped(ctx, dev, bytes, kind, false, out);
+}
+
+static void free_entry(struct sim_alloc_entry *e)
+{
+	munmap((void *)(uintptr_t)e->ptr, e->len);
+	if (e->accounted)
+		sim_mem_release(sim.state, sim.slot, e->dev, e->accounted);
+	free(e);
+}
+
+void sim_free_ctx(struct CUctx_st *ctx)
+{
+	struct sim_alloc_entry *e, *next;
+
+	for (e = sim_table_take_ctx(ctx); e; e = next) {
+		next = e->next;
+		free_entry(e);
+	}
 }
 
 CUresult sim_free(CUdeviceptr ptr, unsigned int kinds)
@@ -62,10 +100,7 @@ CUresult sim_free(CUdeviceptr ptr, unsigned int kinds)
 			e = sim_table_remove(ptr, k);
 	if (!e)
 		return CUDA_ERROR_INVALID_VALUE;
-	munmap((void *)(uintptr_t)e->ptr, e->len);
-	if (e->accounted)
-		sim_mem_release(sim.state, sim.slot, e->dev, e->accounted);
-	free(e);
+	free_entry(e);
 	return CUDA_SUCCESS;
 }
 
@@ -77,7 +112,8 @@ SIM_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
 	struct CUctx_st *ctx;
 	CUresult res = sim_current_ctx(&ctx);
 
-	return res ? res : sim_alloc(ctx->dev, bytesize, SIM_ALLOC_MEM, dptr);
+	return res ? res :
+		     sim_alloc(ctx, ctx->dev, bytesize, SIM_ALLOC_MEM, dptr);
 }
 
 /* the pitch the device would use: rows start on 512-byte boundaries */
@@ -98,9 +134,37 @@ SIM_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch,
 	pitch = (WidthInBytes + PITCH_ALIGN - 1) / PITCH_ALIGN * PITCH_ALIGN;
 	if (Height > SIZE_MAX / pitch)
 		return CUDA_ERROR_OUT_OF_MEMORY;
-	res = sim_alloc(ctx->dev, pitch * Height, SIM_ALLOC_MEM, dptr);
+	res = sim_alloc(ctx, ctx->dev, pitch * Height, SIM_ALLOC_MEM, dptr);
 	if (!res)
 		*pPitch = pitch;
+	return res;
+}
+
+/* the legacy 32-bit call: memory below 4 GiB, so the pointer fits */
+SIM_EXPORT CUresult cuMemAllocPitch(CUdeviceptr_v1 *dptr, unsigned int *pPitch,
+				    unsigned int WidthInBytes,
+				    unsigned int Height,
+				    unsigned int ElementSizeBytes)
+{
+	struct CUctx_st *ctx;
+	CUresult res = sim_current_ctx(&ctx);
+	CUdeviceptr p;
+	uint64_t pitch;
+
+	if (res)
+		return res;
+	if (!dptr || !pPitch || !WidthInBytes || !Height ||
+	    (ElementSizeBytes != 4 && ElementSizeBytes != 8 &&
+	     ElementSizeBytes != 16))
+		return CUDA_ERROR_INVALID_VALUE;
+	pitch = ((uint64_t)WidthInBytes + PITCH_ALIGN - 1) / PITCH_ALIGN *
+		PITCH_ALIGN;
+	res = alloc_mapped(ctx, ctx->dev, pitch * Height, SIM_ALLOC_MEM,
+			   true, &p);
+	if (!res) {
+		*dptr = (CUdeviceptr_v1)p;
+		*pPitch = (unsigned int)pitch;
+	}
 	return res;
 }
 
@@ -115,7 +179,7 @@ SIM_EXPORT CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize,
 	if (flags != CU_MEM_ATTACH_GLOBAL && flags != CU_MEM_ATTACH_HOST)
 		return CUDA_ERROR_INVALID_VALUE;
 	/* managed memory lives on the device that touches it: count it there */
-	return sim_alloc(ctx->dev, bytesize, SIM_ALLOC_MANAGED, dptr);
+	return sim_alloc(ctx, ctx->dev, bytesize, SIM_ALLOC_MANAGED, dptr);
 }
 
 SIM_EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr)
@@ -136,7 +200,7 @@ SIM_EXPORT CUresult cuMemAllocHost_v2(void **pp, size_t bytesize)
 		return res;
 	if (!pp)
 		return CUDA_ERROR_INVALID_VALUE;
-	res = sim_alloc(0, bytesize, SIM_ALLOC_HOST, &p);
+	res = sim_alloc(NULL, 0, bytesize, SIM_ALLOC_HOST, &p);
 	if (!res)
 		*pp = (void *)(uintptr_t)p;
 	return res;

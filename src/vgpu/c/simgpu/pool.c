@@ -9,33 +9,40 @@
 
 #include "simgpu.h"
 
-static CUresult stream_device(CUstream stream, int *dev)
+static CUresult stream_device(CUstream stream, int *dev,
+			      struct CUctx_st **ctx)
 {
 	struct CUstream_st *s;
 	CUresult res = sim_stream_resolve(stream, &s);
 
-	if (!res)
+	if (!res) {
 		*dev = s->ctx->dev;
+		*ctx = s->ctx;
+	}
 	return res;
 }
 
 SIM_EXPORT CUresult cuMemAllocAsync(CUdeviceptr *dptr, size_t bytesize,
 				    CUstream stream)
 {
+	struct CUctx_st *ctx;
 	int dev;
-	CUresult res = stream_device(stream, &dev);
+	CUresult res = stream_device(stream, &dev, &ctx);
 
-	return res ? res : sim_alloc(dev, bytesize, SIM_ALLOC_ASYNC, dptr);
+	return res ? res : sim_alloc(ctx, dev, bytesize, SIM_ALLOC_ASYNC, dptr);
 }
 
 SIM_EXPORT CUresult cuMemFreeAsync(CUdeviceptr dptr, CUstream stream)
 {
+	struct CUctx_st *ctx;
 	int dev;
-	CUresult res = stream_device(stream, &dev);
+	CUresult res = stream_device(stream, &dev, &ctx);
 
 	if (res)
 		return res;
-	return sim_free(dptr, 1u << SIM_ALLOC_ASYNC | 1u << SIM_ALLOC_MEM);
+	/* HOST: what a pool in host memory gave out */
+	return sim_free(dptr, 1u << SIM_ALLOC_ASYNC | 1u << SIM_ALLOC_MEM |
+				      1u << SIM_ALLOC_HOST);
 }
 
 static bool pool_valid(CUmemoryPool pool)
@@ -47,14 +54,18 @@ SIM_EXPORT CUresult cuMemAllocFromPoolAsync(CUdeviceptr *dptr, size_t bytesize,
 					    CUmemoryPool pool,
 					    CUstream stream)
 {
+	struct CUctx_st *ctx;
 	int dev;
-	CUresult res = stream_device(stream, &dev);
+	CUresult res = stream_device(stream, &dev, &ctx);
 
 	if (res)
 		return res;
 	if (!pool_valid(pool))
 		return CUDA_ERROR_INVALID_VALUE;
-	return sim_alloc(pool->dev, bytesize, SIM_ALLOC_ASYNC, dptr);
+	/* a pool in host memory (dev -1) gives pinned host memory */
+	if (pool->dev < 0)
+		return sim_alloc(NULL, 0, bytesize, SIM_ALLOC_HOST, dptr);
+	return sim_alloc(ctx, pool->dev, bytesize, SIM_ALLOC_ASYNC, dptr);
 }
 
 SIM_EXPORT CUresult cuMemPoolCreate(CUmemoryPool *pool,
@@ -68,9 +79,12 @@ SIM_EXPORT CUresult cuMemPoolCreate(CUmemoryPool *pool,
 		return res;
 	if (!pool || !props ||
 	    props->allocType != CU_MEM_ALLOCATION_TYPE_PINNED ||
-	    props->location.type != CU_MEM_LOCATION_TYPE_DEVICE)
+	    (props->location.type != CU_MEM_LOCATION_TYPE_DEVICE &&
+	     props->location.type != CU_MEM_LOCATION_TYPE_HOST))
 		return CUDA_ERROR_INVALID_VALUE;
-	res = sim_device(props->location.id, &phys);
+	phys = -1;
+	if (props->location.type == CU_MEM_LOCATION_TYPE_DEVICE)
+		res = sim_device(props->location.id, &phys);
 	if (res)
 		return res;
 	p = calloc(1, sizeof(*p));

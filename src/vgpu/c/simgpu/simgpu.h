@@ -172,6 +172,7 @@ struct sim_alloc_entry {
 	uint64_t accounted; /* bytes taken from the device */
 	int dev;
 	enum sim_alloc_kind kind;
+	struct CUctx_st *ctx; /* freed with it; NULL: not a context's */
 	struct sim_vmm_handle *handle; /* SIM_ALLOC_MAPPED */
 	struct sim_alloc_entry *next;
 };
@@ -181,13 +182,17 @@ struct sim_alloc_entry *sim_table_remove(CUdeviceptr ptr,
 					 enum sim_alloc_kind kind);
 bool sim_table_covers(CUdeviceptr ptr, size_t len);
 bool sim_table_range(CUdeviceptr ptr, CUdeviceptr *base, size_t *size);
+/* unlinks every entry of ctx, as a list through ->next */
+struct sim_alloc_entry *sim_table_take_ctx(struct CUctx_st *ctx);
 void sim_alloc_forget_all(void);
 
-/* memory.c */
-CUresult sim_alloc(int dev, uint64_t bytes, enum sim_alloc_kind kind,
-		   CUdeviceptr *out);
+/* memory.c; ctx: the context whose destruction frees it (NULL: none) */
+CUresult sim_alloc(struct CUctx_st *ctx, int dev, uint64_t bytes,
+		   enum sim_alloc_kind kind, CUdeviceptr *out);
 /* kinds: a mask of 1 << SIM_ALLOC_* that this free may release */
 CUresult sim_free(CUdeviceptr ptr, unsigned int kinds);
+/* what the driver does when a context goes: frees its allocations */
+void sim_free_ctx(struct CUctx_st *ctx);
 
 /* stream.c */
 void sim_stream_init(struct CUstream_st *s, struct CUctx_st *ctx);

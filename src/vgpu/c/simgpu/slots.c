@@ -19,7 +19,8 @@
 
 bool sim_test_crash_locked;
 
-int sim_proc_start_ticks(int pid, uint64_t *ticks)
+/* field 22 (start time) and field 3 (state letter) of /proc/PID/stat */
+static int proc_stat(int pid, uint64_t *ticks, char *state)
 {
 	char path[64], buf[1024], *p;
 	int fd, field, err = 0;
@@ -40,10 +41,11 @@ int sim_proc_start_ticks(int pid, uint64_t *ticks)
 	buf[n] = '\0';
 	/* comm may hold spaces and parentheses: count fields after the last ) */
 	p = strrchr(buf, ')');
-	if (!p) {
+	if (!p || p[1] != ' ') {
 		err = -EINVAL;
 		goto out;
 	}
+	*state = p[2];
 	for (field = 2; field < 22 && p; field++)
 		p = strchr(p + 1, ' ');
 	if (!p) {
@@ -55,20 +57,29 @@ out:
 	return err;
 }
 
+int sim_proc_start_ticks(int pid, uint64_t *ticks)
+{
+	char state;
+
+	return proc_stat(pid, ticks, &state);
+}
+
+/* a zombie is dead: its driver state and memory went when it exited */
 bool sim_slot_alive(const struct sim_proc *p)
 {
 	uint64_t ticks;
+	char state = '?';
 	int err;
 
 	if (!p->key)
 		return false;
-	err = sim_proc_start_ticks((int)p->pid, &ticks);
+	err = proc_stat((int)p->pid, &ticks, &state);
 	if (err == -ENOENT || err == -ESRCH)
 		return false;
 	if (err)
 		/* no /proc to look at: trust kill(0) */
 		return kill((pid_t)p->pid, 0) == 0 || errno == EPERM;
-	return ticks == p->start_ticks;
+	return ticks == p->start_ticks && state != 'Z' && state != 'X';
 }
 
 /* with the lock held */

@@ -289,6 +289,60 @@ SIM_EXPORT CUresult cuArray3DCreate_v2(CUarray *pHandle,
 			 desc->Format, desc->NumChannels);
 }
 
+SIM_EXPORT CUresult cuArrayCreate(CUarray *pHandle,
+				  const CUDA_ARRAY_DESCRIPTOR_v1 *desc)
+{
+	if (!desc)
+		return CUDA_ERROR_INVALID_VALUE;
+	return array_new(pHandle, desc->Width, desc->Height, 0, desc->Format,
+			 desc->NumChannels);
+}
+
+SIM_EXPORT CUresult cuArray3DCreate(CUarray *pHandle,
+				    const CUDA_ARRAY3D_DESCRIPTOR_v1 *desc)
+{
+	if (!desc)
+		return CUDA_ERROR_INVALID_VALUE;
+	return array_new(pHandle, desc->Width, desc->Height, desc->Depth,
+			 desc->Format, desc->NumChannels);
+}
+
+/* a mipmapped array: its levels, each half the last, as one array */
+struct CUmipmappedArray_st {
+	struct CUarray_st whole;
+};
+
+SIM_EXPORT CUresult cuMipmappedArrayCreate(CUmipmappedArray *pHandle,
+					   const CUDA_ARRAY3D_DESCRIPTOR *desc,
+					   unsigned int levels)
+{
+	size_t w, h, d, texels = 0;
+	unsigned int l;
+	CUarray a;
+	CUresult res;
+
+	if (!desc || !pHandle || !levels || levels > 32 || !desc->Width)
+		return CUDA_ERROR_INVALID_VALUE;
+	w = desc->Width;
+	h = desc->Height;
+	d = desc->Depth;
+	for (l = 0; l < levels; l++) {
+		texels += w * (h ? h : 1) * (d ? d : 1);
+		w = w > 1 ? w / 2 : 1;
+		h = h > 1 ? h / 2 : h;
+		d = d > 1 ? d / 2 : d;
+	}
+	res = array_new(&a, texels, 0, 0, desc->Format, desc->NumChannels);
+	if (!res)
+		*pHandle = (CUmipmappedArray)a;
+	return res;
+}
+
+SIM_EXPORT CUresult cuMipmappedArrayDestroy(CUmipmappedArray h)
+{
+	return cuArrayDestroy(h ? &h->whole : NULL);
+}
+
 SIM_EXPORT CUresult cuArrayDestroy(CUarray hArray)
 {
 	CUresult res = sim_check_init();
