@@ -71,7 +71,6 @@ function badLedgers(): Array<[string, Buffer, RegExp]> {
     ['truncated', good.subarray(0, 200), /truncated/],
     ['absurd memory limit', patch((b) => b.writeBigUInt64LE(1n << 60n, LIMITS.dev)), /absurd memory limit/],
     ['share above one', patch((b) => b.writeUInt32LE(2_000_000, LIMITS.dev + LIMITS.d.computePpm)), /compute share/],
-    ['odd generation forever', patch((b) => b.writeBigUInt64LE(3n, LIMITS.gen)), /mid-update/],
   ];
 }
 
