@@ -1,6 +1,6 @@
 // systemd units as containers: the generator adds `gpuslice attach` to units with an
 // [X-GPUSlice] section, and attach gates the unit's own cgroup before ExecStart.
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, existsSync, cpSync, rmdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -23,6 +23,25 @@ function unitTree(): string {
   writeFileSync(join(lib, 'worker@.service'), '[Service]\nExecStart=/bin/true\n[X-GPUSlice]\nGPUs=none\n');
   writeFileSync(join(etc, 'bad.service'), '[Service]\nExecStart=/bin/true\n[X-GPUSlice]\nGPUs=0\nGPUComputeWeight=0\n');
   return root;
+}
+
+/** A daemon reading units from a tree of its own, and an empty cgroup for the unit, as systemd makes it. */
+async function unitWorld(t: TestContext, unit: string) {
+  const mount = findCgroup2Mount();
+  const root = unitTree();
+  const d = await startTestDaemon({ args: ['--unit-root', root] });
+  const slice = uniqueName('gs-ext') + '.slice';
+  const cg = join(mount, slice, unit);
+  mkdirSync(cg, { recursive: true });
+  t.after(async () => {
+    await d.stop();
+    spawnSync('/bin/sh', ['-c', `echo 1 > ${cg}/cgroup.kill 2>/dev/null; sleep 0.2; rmdir ${cg} ${join(mount, slice)}`]);
+    cleanupDaemon(d, mount);
+    rmSync(root, { recursive: true, force: true });
+  });
+  const node = (i: number) => join(d.stateDir, 'simgpu/dev', `nvidia${i}`);
+  const inUnit = (script: string) => spawnSync('/bin/sh', ['-c', `echo 0 > ${cg}/cgroup.procs && ${script}`], { encoding: 'utf8' });
+  return { root, d, slice, cg, node, inUnit };
 }
 
 test('the generator adds gpuslice to exactly the services with [X-GPUSlice], and systemd accepts it', async (t) => {
@@ -59,20 +78,7 @@ test('the generator adds gpuslice to exactly the services with [X-GPUSlice], and
 
 test('attach gates a unit cgroup the daemon does not own, across the ExecStartPre→ExecStart gap, until systemd removes it', async (t) => {
   if (!need(t, 'root', 'cgroup2', 'bpf')) return;
-  const mount = findCgroup2Mount();
-  const root = unitTree();
-  const d = await startTestDaemon({ args: ['--unit-root', root] });
-  const slice = uniqueName('gs-ext') + '.slice';
-  const cg = join(mount, slice, 'train.service');
-  mkdirSync(cg, { recursive: true });
-  t.after(async () => {
-    await d.stop();
-    spawnSync('/bin/sh', ['-c', `echo 1 > ${cg}/cgroup.kill; sleep 0.2; rmdir ${cg} ${join(mount, slice)}`]);
-    cleanupDaemon(d, mount);
-    rmSync(root, { recursive: true, force: true });
-  });
-  const node = (i: number) => join(d.stateDir, 'simgpu/dev', `nvidia${i}`);
-  const inUnit = (script: string) => spawnSync('/bin/sh', ['-c', `echo 0 > ${cg}/cgroup.procs && ${script}`], { encoding: 'utf8' });
+  const { root, d, slice, cg, node, inUnit } = await unitWorld(t, 'train.service');
 
   // ExecStartPre: attach from inside the unit's cgroup
   const pre = inUnit(`${process.execPath} ${CLI} attach --unit train.service --state-dir ${d.stateDir}`);
@@ -102,18 +108,7 @@ test('attach gates a unit cgroup the daemon does not own, across the ExecStartPr
 
 test('a unit with a bad [X-GPUSlice] value does not get attached, so it does not start', async (t) => {
   if (!need(t, 'root', 'cgroup2', 'bpf')) return;
-  const mount = findCgroup2Mount();
-  const root = unitTree();
-  const d = await startTestDaemon({ args: ['--unit-root', root] });
-  const slice = uniqueName('gs-ext') + '.slice';
-  const cg = join(mount, slice, 'bad.service');
-  mkdirSync(cg, { recursive: true });
-  t.after(async () => {
-    await d.stop();
-    spawnSync('rmdir', [cg, join(mount, slice)]);
-    cleanupDaemon(d, mount);
-    rmSync(root, { recursive: true, force: true });
-  });
+  const { d, slice } = await unitWorld(t, 'bad.service');
   const r = await runCli(['attach', '--unit', 'bad.service', '--cgroup', `/${slice}/bad.service`, '--state-dir', d.stateDir]);
   assert.equal(r.code, 125);
   assert.match(r.stderr, /bad\.service:5:1: .*weight 0 is out of range/);
@@ -123,20 +118,7 @@ test('a unit with a bad [X-GPUSlice] value does not get attached, so it does not
 
 test('a changed drop-in applies to the attached unit at once; a bad one is reported and changes nothing', async (t) => {
   if (!need(t, 'root', 'cgroup2', 'bpf')) return;
-  const mount = findCgroup2Mount();
-  const root = unitTree();
-  const d = await startTestDaemon({ args: ['--unit-root', root] });
-  const slice = uniqueName('gs-ext') + '.slice';
-  const cg = join(mount, slice, 'train.service');
-  mkdirSync(cg, { recursive: true });
-  t.after(async () => {
-    await d.stop();
-    spawnSync('/bin/sh', ['-c', `echo 1 > ${cg}/cgroup.kill; sleep 0.2; rmdir ${cg} ${join(mount, slice)}`]);
-    cleanupDaemon(d, mount);
-    rmSync(root, { recursive: true, force: true });
-  });
-  const node = (i: number) => join(d.stateDir, 'simgpu/dev', `nvidia${i}`);
-  const inUnit = (script: string) => spawnSync('/bin/sh', ['-c', `echo 0 > ${cg}/cgroup.procs && ${script}`], { encoding: 'utf8' });
+  const { root, d, slice, cg, node, inUnit } = await unitWorld(t, 'train.service');
   const r = await runCli(['attach', '--unit', 'train.service', '--cgroup', `/${slice}/train.service`, '--state-dir', d.stateDir]);
   assert.equal(r.code, 0, r.stderr);
   assert.match(inUnit(`exec 3<${node(1)}`).stderr, /Operation not permitted/);
