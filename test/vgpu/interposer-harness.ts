@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initUsage, writeLimits, type Limits } from '../../src/vgpu/ledger.js';
+import type { GpuloadReport } from './simgpu-helpers.js';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export const INTERPOSER = join(REPO, 'build/libgpuslice-vgpu.so');
@@ -65,16 +66,8 @@ export function makeSim(t: { after: (fn: () => void) => void }, memory = 8 * GiB
   };
 }
 
-export interface GpuloadReport {
-  device: number;
-  allocated_bytes: number;
-  alloc_error: string | null;
-  mem_total: number;
-  mem_free: number;
-  kernels: number;
-  elapsed_s: number;
-  kernels_per_s: number;
-}
+// gpuload's --json line, as simgpu's own tests read it
+export type { GpuloadReport };
 
 export interface Run {
   proc: ChildProcess;
