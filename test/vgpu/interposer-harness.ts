@@ -90,11 +90,12 @@ export function gpuload(args: string[], env: NodeJS.ProcessEnv, t?: { after: (fn
       const nl = out.indexOf('\n');
       if (nl >= 0) resolve(JSON.parse(out.slice(0, nl)));
     });
-    proc.on('exit', (code) => reject(new Error(`gpuload exited ${code} without a report: ${err}`)));
+    // 'close', not 'exit': the last of stdout may arrive after the process is gone
+    proc.on('close', (code) => reject(new Error(`gpuload exited ${code} without a report: ${err}`)));
   });
   report.catch(() => {});
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve) => {
-    proc.on('exit', (code, signal) => setImmediate(() => resolve({ code, signal, stderr: err })));
+    proc.on('close', (code, signal) => resolve({ code, signal, stderr: err }));
   });
   return { proc, report, exit };
 }

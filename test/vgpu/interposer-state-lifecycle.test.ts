@@ -26,7 +26,7 @@ function lines(cmd: string, args: string[], env: NodeJS.ProcessEnv, t: { after: 
     waiters.splice(0).forEach((w) => w());
   });
   proc.stderr!.on('data', (b) => (err += b));
-  const exit = new Promise<number | null>((r) => proc.on('exit', (c) => setImmediate(() => r(c))));
+  const exit = new Promise<number | null>((r) => proc.on('close', (c) => r(c)));
   const all = () => out.split('\n').filter((l) => l.length > 0);
   return {
     proc, exit, stderr: () => err,
