@@ -93,14 +93,14 @@ export async function demoCommand(_argv: string[]): Promise<number> {
     const a = lastJson((await gpuslice(alloc, stateDir)).stdout);
     say(`  → allocated ${a.allocated_bytes / MiB} MiB, then ${a.alloc_error}; the GPU it sees has ${a.mem_total / MiB} MiB in all`);
 
-    step(3, 'compute shares: two containers saturate GPU 0 for 4 s with shares 25% and 75%');
-    const share = (name: string, pct: string) => ['run', '--name', name, '--gpus', '0', '--compute', pct, '--', GPULOAD_BIN, '--kernel-us', '2000', '--duration', '4', '--json'];
+    step(3, 'compute shares: two containers saturate GPU 0 for 5 s with shares 25% and 75%');
+    const share = (name: string, pct: string) => ['run', '--name', name, '--gpus', '0', '--compute', pct, '--', GPULOAD_BIN, '--kernel-us', '1000', '--duration', '5', '--json'];
     shown(share('small', '25%'));
     shown(share('large', '75%'));
     const [small, large] = await Promise.all([gpuslice(share('small', '25%'), stateDir), gpuslice(share('large', '75%'), stateDir)]);
     const s = lastJson(small.stdout);
     const l = lastJson(large.stdout);
-    say(`  → small: ${s.kernels} kernels of 2 ms (${(s.kernels * 0.2 / s.elapsed_s).toFixed(0)}% of the GPU), large: ${l.kernels} (${(l.kernels * 0.2 / l.elapsed_s).toFixed(0)}%); ratio 1:${(l.kernels / Math.max(1, s.kernels)).toFixed(2)}`);
+    say(`  → small: ${s.kernels} kernels of 1 ms (${(s.kernels * 0.1 / s.elapsed_s).toFixed(0)}% of the GPU), large: ${l.kernels} (${(l.kernels * 0.1 / l.elapsed_s).toFixed(0)}%); ratio 1:${(l.kernels / Math.max(1, s.kernels)).toFixed(2)}`);
 
     step(4, 'the device gate: a container given GPU 0 opens GPU 0, then GPU 1');
     for (const i of [0, 1]) {

@@ -48,7 +48,8 @@ test('a share changed mid-run takes effect within one control period', { skip: s
   const before = await rate(1000);
   await writeLimits(led, limits(0.75));
   await sleep(100); // one period
-  const after = await rate(1000);
+  // a short window right after that period: a change that lagged by more would show
+  const after = await rate(400);
   process.stderr.write(`# device share before ${before.toFixed(3)}, after ${after.toFixed(3)}\n`);
   assert.ok(Math.abs(before - 0.25) < 0.025, `before ${before}`);
   assert.ok(Math.abs(after - 0.75) < 0.075, `after ${after}`);
