@@ -96,3 +96,23 @@ test('a container given GPU 1 sees it as CUDA device 0, whole when no --memory i
   assert.equal(j.alloc_error, null);
   assert.equal(j.mem_total, 16 * 1024 * MiB);
 });
+
+test('the policy sets the simulated GPUs: count and memory', async (t) => {
+  if (!need(t, 'root', 'cgroup2', 'bpf')) return;
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'gs-sim-policy-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'policy.yaml'), 'devices:\n  simulate: { count: 3, memory: 2G }\n');
+  const s = await startTestDaemon({ args: ['--config', join(dir, 'policy.yaml')] });
+  t.after(async () => {
+    await s.stop();
+    cleanupDaemon(s, findCgroup2Mount());
+  });
+  const r = await runCli(['run', '--state-dir', s.stateDir, '--gpus', '2', '--', GPULOAD, '--alloc', '4G', '--chunk', '512M', '--json']);
+  const j = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  assert.equal(j.mem_total, 2 * 1024 * MiB);
+  assert.equal(j.allocated_bytes, 2 * 1024 * MiB);
+  const none = await runCli(['run', '--state-dir', s.stateDir, '--gpus', '3', '--', 'true']);
+  assert.match(none.stderr, /GPU 3 does not exist on this machine \(GPUs: 0, 1, 2\)/);
+});

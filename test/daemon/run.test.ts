@@ -183,3 +183,16 @@ test('a second daemon on the same state dir is refused', async (t) => {
   assert.equal(r.code, 125);
   assert.match(r.stderr, /another gpuslice daemon \(pid \d+\) is using/);
 });
+
+test('the API is root only, and GPUSLICE_STATE_DIR finds the daemon like --state-dir', async (t) => {
+  if (!need(t, 'root', 'cgroup2')) return;
+  const { statSync } = await import('node:fs');
+  const { spawnSync } = await import('node:child_process');
+  assert.equal(statSync(join(d!.stateDir, 'api.sock')).mode & 0o777, 0o600);
+  const asNobody = spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, CLI, 'status', ...sd()], { encoding: 'utf8' });
+  assert.equal(asNobody.status, 125);
+  assert.match(asNobody.stderr, /no gpuslice daemon answers on .*api\.sock: EACCES/);
+  const viaEnv = await runCli(['status', '--json'], { env: { GPUSLICE_STATE_DIR: d!.stateDir } });
+  assert.equal(viaEnv.code, 0, viaEnv.stderr);
+  assert.ok(JSON.parse(viaEnv.stdout).root.endsWith(d!.cgroupRoot));
+});
