@@ -8,11 +8,11 @@
 // ExecStartPre): systemd owns that cgroup, so gpuslice never removes it and keeps
 // enforcing until systemd does — the cgroup empties between ExecStartPre and
 // ExecStart, so emptiness cannot mean the end there.
-import type { FSWatcher } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { GpusliceError } from '../errors.js';
-import { CgroupFs, CgroupTree, type Cgroup } from '../cgroups/index.js';
+import { CgroupTree, type Cgroup } from '../cgroups/index.js';
+import { watchEmpty, watchRemoval } from './watch.js';
 import type { UnitGpuSettings } from '../config/index.js';
 import type { ContainerInfo, ContainerSettings, ContainerSpec } from './protocol.js';
 import { Records, isAlive, processRef, type ContainerRecord, type ProcessRef } from './records.js';
@@ -406,39 +406,13 @@ export class Containers {
 
   /** Armed before the container is handed out, so no exit can go unseen. */
   private async watch(c: Container): Promise<void> {
-    const w = c.unit ? await this.watchRemoval(c) : await this.watchEmpty(c);
-    this.watchers.set(c.name, w);
-  }
-
-  /**
-   * Every inotify event on cgroup.events is read afresh: a process that enters and
-   * leaves between two reads still leaves the cgroup unpopulated, and that is what counts.
-   */
-  private async watchEmpty(c: Container): Promise<FSWatcher> {
-    return c.cgroup.watchFile('cgroup.events', () => {
-      void c.cgroup.events().then(
-        (ev) => {
-          if (!ev.populated && this.byName.get(c.name) === c) void this.remove(c.name, 'cgroup emptied', c).catch(() => {});
-        },
-        () => {},
-      );
-    });
-  }
-
-  /** systemd removing a cgroup shows only on its parent directory (kernfs removes the files itself). */
-  private async watchRemoval(c: Container): Promise<FSWatcher> {
-    const parts = c.cgroup.cgroupPath.split('/').filter(Boolean);
-    const self = parts.pop()!;
-    const gone = async () => {
-      const ino = await stat(c.cgroup.path, { bigint: true }).then((s) => s.ino, () => null);
-      // a cgroup of the same path with another inode is the unit's next run
-      if (ino !== c.id && this.byName.get(c.name) === c) void this.remove(c.name, 'cgroup removed by systemd', c).catch(() => {});
+    const end = (reason: string) => {
+      if (this.byName.get(c.name) === c) void this.remove(c.name, reason, c).catch(() => {});
     };
-    const w = await new CgroupFs(this.tree.mount).watchDir(parts.join('/'), (name) => {
-      if (name === self) void gone();
-    });
-    await gone(); // removed before the watch was armed
-    return w;
+    const w = c.unit
+      ? await watchRemoval(this.tree.mount, c.cgroup, c.id, () => end('cgroup removed by systemd'))
+      : await watchEmpty(c.cgroup, () => end('cgroup emptied'));
+    this.watchers.set(c.name, w);
   }
 
   async close(): Promise<void> {
