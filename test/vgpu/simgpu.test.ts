@@ -94,7 +94,8 @@ const procCases: Array<[string, string | null, number]> = [
   ['cuMemAllocAsync@12040:ptds', 'cuMemAllocAsync_ptsz', 0],
   ['cuGraphLaunch@12040:ptds', 'cuGraphLaunch_ptsz', 0],
   ['cuGraphInstantiate@11000', 'cuGraphInstantiate_v2', 0],
-  ['cuGraphInstantiate@12040', 'cuGraphInstantiateWithFlags', 0],
+  // NVIDIA's 535 driver answers _v2 here (see simgpu-procaddr-oracle.test.ts)
+  ['cuGraphInstantiate@12040', 'cuGraphInstantiate_v2', 0],
   ['cuGetProcAddress@11030', 'cuGetProcAddress', 0],
   ['cuGetProcAddress@12040', 'cuGetProcAddress_v2', 0],
   ['cuMemAllocAsync@11010', null, 2], // CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT

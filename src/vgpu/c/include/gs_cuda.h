@@ -509,6 +509,9 @@ CUresult cuEventSynchronize(CUevent hEvent);
 CUresult cuEventElapsedTime(float *pMilliseconds, CUevent hStart,
 			    CUevent hEnd);
 CUresult cuEventDestroy_v2(CUevent hEvent);
+/* CUDA 10.0's capture begin, before capture modes (mode global) */
+CUresult cuStreamBeginCapture(CUstream hStream);
+CUresult cuStreamBeginCapture_ptsz(CUstream hStream);
 CUresult cuStreamBeginCapture_v2(CUstream hStream, CUstreamCaptureMode mode);
 CUresult cuStreamBeginCapture_v2_ptsz(CUstream hStream,
 				      CUstreamCaptureMode mode);
@@ -520,6 +523,10 @@ CUresult cuStreamIsCapturing_ptsz(CUstream hStream,
 				  CUstreamCaptureStatus *captureStatus);
 CUresult cuGraphInstantiateWithFlags(CUgraphExec *phGraphExec, CUgraph hGraph,
 				     unsigned long long flags);
+/* CUDA 10's cuGraphInstantiate: the same arguments as _v2 */
+CUresult cuGraphInstantiate(CUgraphExec *phGraphExec, CUgraph hGraph,
+			    CUgraphNode *phErrorNode, char *logBuffer,
+			    size_t bufferSize);
 CUresult cuGraphInstantiate_v2(CUgraphExec *phGraphExec, CUgraph hGraph,
 			       CUgraphNode *phErrorNode, char *logBuffer,
 			       size_t bufferSize);

@@ -188,6 +188,24 @@ SIM_EXPORT CUresult cuEventRecord_ptsz(CUevent hEvent, CUstream hStream)
 	return cuEventRecord(hEvent, hStream);
 }
 
+SIM_EXPORT CUresult cuStreamBeginCapture(CUstream hStream)
+{
+	return cuStreamBeginCapture_v2(hStream, CU_STREAM_CAPTURE_MODE_GLOBAL);
+}
+
+SIM_EXPORT CUresult cuStreamBeginCapture_ptsz(CUstream hStream)
+{
+	return cuStreamBeginCapture(hStream);
+}
+
+SIM_EXPORT CUresult cuGraphInstantiate(CUgraphExec *phGraphExec, CUgraph hGraph,
+				       CUgraphNode *phErrorNode, char *logBuffer,
+				       size_t bufferSize)
+{
+	return cuGraphInstantiate_v2(phGraphExec, hGraph, phErrorNode, logBuffer,
+				     bufferSize);
+}
+
 SIM_EXPORT CUresult cuStreamBeginCapture_v2_ptsz(CUstream hStream,
 						 CUstreamCaptureMode mode)
 {

@@ -136,14 +136,18 @@ static const struct proc_entry table[] = {
 	P("cuEventSynchronize", 2000, cuEventSynchronize),
 	P("cuEventElapsedTime", 2000, cuEventElapsedTime),
 	P("cuEventDestroy", 4000, cuEventDestroy_v2),
+	P("cuStreamBeginCapture", 10000, cuStreamBeginCapture),
+	T("cuStreamBeginCapture", 10000, cuStreamBeginCapture_ptsz),
 	P("cuStreamBeginCapture", 10010, cuStreamBeginCapture_v2),
 	T("cuStreamBeginCapture", 10010, cuStreamBeginCapture_v2_ptsz),
 	P("cuStreamEndCapture", 10000, cuStreamEndCapture),
 	T("cuStreamEndCapture", 10000, cuStreamEndCapture_ptsz),
 	P("cuStreamIsCapturing", 10000, cuStreamIsCapturing),
 	T("cuStreamIsCapturing", 10000, cuStreamIsCapturing_ptsz),
+	/* the 535 driver still answers _v2 for CUDA 12, whose header maps the
+	 * name to cuGraphInstantiateWithFlags */
+	P("cuGraphInstantiate", 10000, cuGraphInstantiate),
 	P("cuGraphInstantiate", 11000, cuGraphInstantiate_v2),
-	P("cuGraphInstantiate", 12000, cuGraphInstantiateWithFlags),
 	P("cuGraphInstantiateWithFlags", 11040, cuGraphInstantiateWithFlags),
 	P("cuGraphLaunch", 10000, cuGraphLaunch),
 	T("cuGraphLaunch", 10000, cuGraphLaunch_ptsz),
@@ -155,7 +159,7 @@ static const struct proc_entry table[] = {
 };
 
 static const struct proc_entry *best_of(const char *symbol, int version,
-					bool ptds, bool *known)
+					bool ptds, bool *known, bool *has_ptds)
 {
 	const struct proc_entry *best = NULL, *e;
 	size_t i;
@@ -165,6 +169,7 @@ static const struct proc_entry *best_of(const char *symbol, int version,
 		if (strcmp(e->name, symbol))
 			continue;
 		*known = true;
+		*has_ptds |= e->ptds;
 		if (e->ptds != ptds || e->version > version)
 			continue;
 		if (!best || e->version > best->version)
@@ -179,17 +184,21 @@ CUresult sim_get_proc_address(const char *symbol, void **pfn, int version,
 {
 	const struct proc_entry *e = NULL;
 	CUdriverProcAddressQueryResult st;
-	bool known = false;
+	bool known = false, has_ptds = false;
 
 	if (!symbol || !pfn ||
 	    flags & ~(CU_GET_PROC_ADDRESS_LEGACY_STREAM |
 		      CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM))
 		return CUDA_ERROR_INVALID_VALUE;
-	/* calls with no per-thread variant are the same in both modes */
+	/*
+	 * Calls with no per-thread variant are the same in both modes; a call
+	 * that has one, asked for per-thread below the version that brought it
+	 * (7.0 for most), is "version not sufficient" — as the 535 driver says.
+	 */
 	if (flags & CU_GET_PROC_ADDRESS_PER_THREAD_DEFAULT_STREAM)
-		e = best_of(symbol, version, true, &known);
-	if (!e)
-		e = best_of(symbol, version, false, &known);
+		e = best_of(symbol, version, true, &known, &has_ptds);
+	if (!e && !has_ptds)
+		e = best_of(symbol, version, false, &known, &has_ptds);
 	*pfn = e ? e->fn : NULL;
 	st = e ? CU_GET_PROC_ADDRESS_SUCCESS :
 	     known ? CU_GET_PROC_ADDRESS_VERSION_NOT_SUFFICIENT :
