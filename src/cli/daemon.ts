@@ -27,8 +27,8 @@ export async function daemonCommand(argv: string[]): Promise<number> {
   let daemon: Daemon | undefined;
   const unitRoot = values['unit-root'];
   const policy = await openPolicy(values.config, log, {
-    onPolicy: () => void daemon?.containers.reapply(),
-    onUnits: () => void daemon?.containers.refreshUnits((unit) => unitSettings(unit, unitRoot)),
+    onPolicy: () => void daemon?.containers.reapply().catch((err) => log.error({ err }, 'applying the new policy failed')),
+    onUnits: () => void daemon?.containers.refreshUnits((unit) => unitSettings(unit, unitRoot)).catch((err) => log.error({ err }, 'applying the units\' new settings failed')),
     unitRoot,
   });
   try {
@@ -51,6 +51,8 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     policy.close();
     throw err;
   }
+  // a change that came while containers were being adopted found no daemon to apply to
+  await daemon.containers.reapply().catch((err) => log.error({ err }, 'applying the policy failed'));
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       log.info({ signal: sig }, 'stopping');

@@ -12,7 +12,7 @@ import { stat } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { GpusliceError } from '../errors.js';
 import { CgroupTree, type Cgroup } from '../cgroups/index.js';
-import { watchEmpty, watchRemoval } from './watch.js';
+import { cgroupGone, watchEmpty, watchRemoval } from './watch.js';
 import type { UnitGpuSettings } from '../config/index.js';
 import type { ContainerInfo, ContainerSettings, ContainerSpec } from './protocol.js';
 import { Records, isAlive, processRef, type ContainerRecord, type ProcessRef } from './records.js';
@@ -60,8 +60,13 @@ const RESERVED_NAME = /^(cgroup|cpu|cpuset|cpuacct|memory|io|blkio|pids|rdma|hug
 
 export class Containers {
   private readonly byName = new Map<string, Container>();
-  /** names being created: taken synchronously, so two creates cannot share one */
-  private readonly pending = new Set<string>();
+  /** names being created or attached, with their settings: taken synchronously, so two
+   * requests cannot share a name, and counted by admission before they exist */
+  private readonly pending = new Map<string, ContainerSettings | null>();
+  /** one chain of operations per name: setup, settings changes and removal never overlap */
+  private readonly chains = new Map<string, Promise<unknown>>();
+  private readonly retries = new Set<NodeJS.Timeout>();
+  private closing = false;
   private readonly watchers = new Map<string, { close(): void }>();
   private readonly removing = new Map<string, Promise<void>>();
   private readonly records: Records;
@@ -82,8 +87,24 @@ export class Containers {
     this.ownerTimer.unref();
   }
 
-  private others(except?: Container): ContainerSettings[] {
-    return this.all().filter((c) => c !== except).map((c) => c.settings);
+  private others(except?: Container, exceptName?: string): ContainerSettings[] {
+    const pending = [...this.pending].filter(([n, v]) => n !== exceptName && v !== null).map(([, v]) => v as ContainerSettings);
+    return [...this.all().filter((c) => c !== except).map((c) => c.settings), ...pending];
+  }
+
+  /** Runs fn after every earlier operation on the same name. */
+  private serial<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const run = (this.chains.get(name) ?? Promise.resolve()).then(fn, fn);
+    const tail = run.catch(() => {});
+    this.chains.set(name, tail);
+    void tail.then(() => {
+      if (this.chains.get(name) === tail) this.chains.delete(name);
+    });
+    return run;
+  }
+
+  private refuseWhenClosing(): void {
+    if (this.closing) throw new GpusliceError('GS_ERR_API_UNAVAILABLE', 'the daemon is stopping; try again when it is back');
   }
 
   async create(spec: ContainerSpec): Promise<Container> {
@@ -91,15 +112,25 @@ export class Containers {
     if (RESERVED_NAME.test(name)) {
       throw new GpusliceError('GS_ERR_INVALID_ARGUMENT', `${name} is the name of a cgroup interface file; pick another --name`, { value: name });
     }
+    this.refuseWhenClosing();
     if (this.byName.has(name) || this.removing.has(name) || this.pending.has(name)) {
       throw new GpusliceError('GS_ERR_CONTAINER_EXISTS', `a container named ${name} already exists; pick another --name or remove it first`, { value: name });
     }
-    this.pending.add(name);
+    const where = this.tree.get(name);
+    // settings first: a request that cannot be met leaves nothing behind
+    const settings = this.resolve(spec, { cgroupPath: where.cgroupPath, name }, undefined);
+    this.admit(settings, this.others());
+    this.pending.set(name, settings);
     try {
-      const where = this.tree.get(name);
-      // settings first: a request that cannot be met leaves nothing behind
-      const settings = this.resolve(spec, { cgroupPath: where.cgroupPath, name }, undefined);
-      this.admit(settings, this.others());
+      return await this.serial(name, () => this.createLocked(name, spec, settings));
+    } finally {
+      this.pending.delete(name);
+    }
+  }
+
+  private async createLocked(name: string, spec: ContainerSpec, settings: ContainerSettings): Promise<Container> {
+    const where = this.tree.get(name);
+    {
       if (await where.exists()) {
         throw new GpusliceError('GS_ERR_CONTAINER_EXISTS', `cgroup ${where.path} already exists; pick another --name`, { path: where.path });
       }
@@ -117,8 +148,6 @@ export class Containers {
       await this.enforce(c);
       this.log.info({ container: name, cgroup: cgroup.cgroupPath, settings }, 'container created');
       return c;
-    } finally {
-      this.pending.delete(name);
     }
   }
 
@@ -127,13 +156,26 @@ export class Containers {
    * /proc/PID/cgroup shows it). Attaching the same cgroup again is a no-op; a unit
    * restarted by systemd has a new cgroup of the same path, which replaces the old.
    */
-  async attach(unit: string, cgroupPath: string, unitSettings: UnitGpuSettings): Promise<Container> {
+  async attach(unit: string, cgroupPath: string, unitSettings: UnitGpuSettings, adopted?: ContainerSettings): Promise<Container> {
+    this.refuseWhenClosing();
     // with Delegate=, systemd runs ExecStartPre in the unit's .control sub-cgroup
     const path = cgroupPath.replace(/\/\.control$/, '');
     const last = path.split('/').filter(Boolean).pop();
     if (last !== unit) {
       throw new GpusliceError('GS_ERR_INVALID_ARGUMENT', `cgroup ${cgroupPath} is not the cgroup of unit ${unit}; attach runs from the unit's own ExecStartPre`, { value: cgroupPath });
     }
+    if (this.pending.has(unit)) {
+      throw new GpusliceError('GS_ERR_CONTAINER_EXISTS', `a container named ${unit} is being set up; try again`, { value: unit });
+    }
+    this.pending.set(unit, null);
+    try {
+      return await this.serial(unit, () => this.attachLocked(unit, path, unitSettings, adopted));
+    } finally {
+      this.pending.delete(unit);
+    }
+  }
+
+  private async attachLocked(unit: string, path: string, unitSettings: UnitGpuSettings, adopted?: ContainerSettings): Promise<Container> {
     const tree = await this.openExternal(path);
     const id = await tree.root.id();
     const existing = this.byName.get(unit);
@@ -142,10 +184,18 @@ export class Containers {
       if (existing.cgroup.cgroupPath !== path) {
         throw new GpusliceError('GS_ERR_CONTAINER_EXISTS', `unit ${unit} is already attached with cgroup ${existing.cgroup.cgroupPath}`, { value: unit });
       }
-      await this.remove(unit, 'unit restarted: a new cgroup replaces the old');
+      await this.removeLocked(unit, 'unit restarted: a new cgroup replaces the old');
     }
-    const settings = this.resolve({}, { cgroupPath: path }, unitSettings);
-    this.admit(settings, this.others());
+    let settings: ContainerSettings;
+    try {
+      settings = this.resolve({}, { cgroupPath: path }, unitSettings);
+      this.admit(settings, this.others(undefined, unit));
+    } catch (err) {
+      // a unit adopted after a restart keeps what it had, as created containers do
+      if (!adopted) throw err;
+      settings = adopted;
+      this.log.warn({ container: unit, err }, 'the policy no longer resolves for this unit; it keeps the settings it had');
+    }
     const c: Container = {
       name: unit,
       cgroup: tree.root,
@@ -188,7 +238,7 @@ export class Containers {
       await this.watch(c);
     } catch (err) {
       this.log.error({ container: c.name, err }, 'container setup failed; undoing it (fail closed)');
-      await this.remove(c.name, 'setup failed').catch(() => {});
+      await this.removeLocked(c.name, 'setup failed').catch(() => {});
       throw err;
     }
   }
@@ -200,13 +250,16 @@ export class Containers {
    * newer container that took the same name.
    */
   remove(name: string, reason: string, only?: Container): Promise<void> {
-    const inFlight = this.removing.get(name);
-    if (inFlight) return inFlight;
+    return this.serial(name, () => this.removeLocked(name, reason, only));
+  }
+
+  private async removeLocked(name: string, reason: string, only?: Container): Promise<void> {
     const c = this.byName.get(name);
     if (!c || (only && c !== only)) {
-      return Promise.reject(new GpusliceError('GS_ERR_CONTAINER_NOT_FOUND', `no container named ${name} (see gpuslice status)`, { value: name }));
+      throw new GpusliceError('GS_ERR_CONTAINER_NOT_FOUND', `no container named ${name} (see gpuslice status)`, { value: name });
     }
-    const p = (async () => {
+    this.removing.set(name, Promise.resolve());
+    try {
       this.watchers.get(name)?.close();
       this.watchers.delete(name);
       try {
@@ -214,7 +267,14 @@ export class Containers {
         if (!c.unit) await c.cgroup.remove({ kill: true, timeoutMs: 10_000 });
       } catch (err) {
         this.log.error({ container: name, err }, `cannot remove the container; it stays enforced and removal is retried in ${REMOVE_RETRY_MS / 1000} s`);
-        setTimeout(() => void this.remove(name, reason, c).catch(() => {}), REMOVE_RETRY_MS).unref();
+        if (!this.closing) {
+          const timer = setTimeout(() => {
+            this.retries.delete(timer);
+            void this.remove(name, reason, c).catch(() => {});
+          }, REMOVE_RETRY_MS);
+          timer.unref();
+          this.retries.add(timer);
+        }
         throw err;
       }
       // released after the processes are gone: enforcement holds until then
@@ -225,9 +285,9 @@ export class Containers {
       this.byName.delete(name);
       this.orphans.delete(c);
       this.log.info({ container: name, reason }, 'container removed');
-    })();
-    this.removing.set(name, p);
-    return p.finally(() => this.removing.delete(name));
+    } finally {
+      this.removing.delete(name);
+    }
   }
 
   /**
@@ -236,11 +296,13 @@ export class Containers {
    * resolve keeps its old ones: nothing is left unenforced.
    */
   async reapply(): Promise<void> {
-    for (const c of this.all()) await this.reapplyOne(c);
+    for (const c of this.all()) await this.serial(c.name, () => this.reapplyLocked(c));
   }
 
   /** Returns false when the container had to keep its previous settings. */
-  private async reapplyOne(c: Container): Promise<boolean> {
+  private async reapplyLocked(c: Container): Promise<boolean> {
+    // removed, or replaced by a newer container of the same name, while this waited
+    if (this.byName.get(c.name) !== c) return true;
     let next: ContainerSettings;
     try {
       next = this.resolve(c.spec, this.placeOf(c), c.unit?.settings);
@@ -273,18 +335,22 @@ export class Containers {
   async refreshUnits(read: (unit: string) => Promise<UnitGpuSettings>): Promise<void> {
     for (const c of this.all()) {
       if (!c.unit) continue;
-      let settings: UnitGpuSettings;
-      try {
-        settings = await read(c.unit.name);
-      } catch (err) {
-        this.log.warn({ container: c.name, err: (err as Error).message }, 'the unit\'s drop-ins do not parse; it keeps its settings');
-        continue;
-      }
-      if (JSON.stringify(settings) === JSON.stringify(c.unit.settings)) continue;
-      const before = c.unit.settings;
-      c.unit.settings = settings;
-      if (!(await this.reapplyOne(c))) c.unit.settings = before;
-      else await this.persist(c);
+      const unit = c.unit;
+      await this.serial(c.name, async () => {
+        if (this.byName.get(c.name) !== c) return;
+        let settings: UnitGpuSettings;
+        try {
+          settings = await read(unit.name);
+        } catch (err) {
+          this.log.warn({ container: c.name, err: (err as Error).message }, 'the unit\'s drop-ins do not parse; it keeps its settings');
+          return;
+        }
+        if (JSON.stringify(settings) === JSON.stringify(unit.settings)) return;
+        const before = unit.settings;
+        unit.settings = settings;
+        if (!(await this.reapplyLocked(c))) unit.settings = before;
+        else await this.persist(c).catch((err) => this.log.error({ container: c.name, err }, 'cannot record the unit\'s new settings'));
+      });
     }
   }
 
@@ -338,20 +404,26 @@ export class Containers {
         else await cg.remove({ kill: false }).catch((err) => this.log.warn({ cgroup: cg.path, err }, 'cannot remove an empty leftover cgroup'));
         continue;
       }
-      try {
-        await this.adoptOne(cg, rec, populated);
-      } catch (err) {
+      await this.serial(name, () => this.adoptOne(cg, rec, populated)).catch((err) => {
         this.log.error({ container: name, err }, 'cannot adopt the container; its previous enforcement (pinned gate, ledger) stays');
-      }
+      });
     }
     for (const name of await this.records.names()) {
       if (this.byName.has(name)) continue;
       const rec = await this.records.read(name);
       if (rec?.unit) {
-        await this.attach(rec.unit.name, rec.unit.cgroupPath, rec.unit.settings).then(
-          () => this.log.info({ container: name }, 'systemd unit adopted'),
-          (err) => this.log.warn({ container: name, err: (err as Error).message }, 'cannot re-attach the unit'),
+        const ok = await this.attach(rec.unit.name, rec.unit.cgroupPath, rec.unit.settings, rec.settings).then(
+          () => true,
+          (err) => {
+            this.log.warn({ container: name, err: (err as Error).message }, 'cannot re-attach the unit');
+            return false;
+          },
         );
+        if (ok) this.log.info({ container: name }, 'systemd unit adopted');
+        // its record goes only with its cgroup: a unit still running stays on file
+        const gone = !(await stat(`${this.tree.mount}/${rec.unit.cgroupPath.replace(/^\/+/, '')}`).then(() => true, () => false));
+        if (!ok && gone) await this.records.remove(name);
+        continue;
       }
       // a record whose cgroup is gone
       if (!this.byName.has(name)) await this.records.remove(name);
@@ -379,16 +451,22 @@ export class Containers {
     };
     this.byName.set(c.name, c);
     if (!populated || (c.owner && !isAlive(c.owner))) {
-      await this.remove(c.name, populated ? 'its owner exited while the daemon was away' : 'found empty at start');
+      await this.removeLocked(c.name, populated ? 'its owner exited while the daemon was away' : 'found empty at start');
       return;
     }
-    for (const e of this.enforcers) {
-      const env = await e.apply(c);
-      if (env) Object.assign(c.env, env);
+    try {
+      for (const e of this.enforcers) {
+        const env = await e.apply(c);
+        if (env) Object.assign(c.env, env);
+      }
+    } finally {
+      // watched even if an enforcer failed: it still goes when it empties
+      await this.watch(c);
     }
-    await this.watch(c);
     if (c.owner) this.orphans.add(c);
     this.log.info({ container: c.name }, 'container adopted');
+    // it may have emptied before the watch was armed
+    if (!(await cg.events().catch(() => ({ populated: false }))).populated) await this.removeLocked(c.name, 'emptied while being adopted', c);
   }
 
   /** The owner of an adopted container talks to no one now: its exit ends the container. */
@@ -410,13 +488,25 @@ export class Containers {
       if (this.byName.get(c.name) === c) void this.remove(c.name, reason, c).catch(() => {});
     };
     const w = c.unit
-      ? await watchRemoval(this.tree.mount, c.cgroup, c.id, () => end('cgroup removed by systemd'))
+      ? await watchRemoval(this.tree.mount, c.cgroup, () => void cgroupGone(c.cgroup, c.id).then((gone) => gone && end('cgroup removed by systemd')))
       : await watchEmpty(c.cgroup, () => end('cgroup emptied'));
+    this.watchers.get(c.name)?.close();
+    if (this.closing || this.byName.get(c.name) !== c) {
+      w.close();
+      return;
+    }
     this.watchers.set(c.name, w);
+    // removed before the watch was armed
+    if (c.unit && (await cgroupGone(c.cgroup, c.id))) end('cgroup removed by systemd');
   }
 
+  /** Refuses new work, lets the work in flight finish, then lets go of everything. */
   async close(): Promise<void> {
+    this.closing = true;
     clearInterval(this.ownerTimer);
+    for (const t of this.retries) clearTimeout(t);
+    this.retries.clear();
+    while (this.chains.size > 0) await Promise.allSettled([...this.chains.values()]);
     for (const w of this.watchers.values()) w.close();
     this.watchers.clear();
     for (const e of this.enforcers) await e.close?.();

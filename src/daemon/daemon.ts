@@ -1,8 +1,8 @@
 // `gpuslice daemon`: owns the managed cgroup subtree, serves the API, and keeps
 // every container's enforcement in place. Data flows one way: configuration →
 // desired settings → containers (cgroup + enforcers).
-import { link, lstat, mkdir, readFile, unlink, writeFile } from 'node:fs/promises';
-import { processRef } from './records.js';
+import { link, lstat, mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { isAlive, processRef } from './records.js';
 import { join } from 'node:path';
 import { assertUnitName, type CgroupTree } from '../cgroups/index.js';
 import type { UnitGpuSettings } from '../config/index.js';
@@ -83,23 +83,38 @@ async function prepareStateDir(stateDir: string): Promise<void> {
  */
 async function lockStateDir(stateDir: string): Promise<() => Promise<void>> {
   const lock = join(stateDir, 'daemon.pid');
+  const me = processRef(process.pid);
+  // pid and start time: a pid reused by another process after a crash is no daemon
+  const mine = `${process.pid} ${me?.startTime ?? ''}\n`;
   const tmp = join(stateDir, `.daemon.pid.${process.pid}`);
-  await writeFile(tmp, `${process.pid}\n`, { mode: 0o644 });
+  await writeFile(tmp, mine, { mode: 0o644 });
   try {
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
         await link(tmp, lock);
         return async () => {
-          await unlink(lock).catch(() => {});
+          // only our own lock: never one a successor took over
+          if ((await readFile(lock, 'utf8').catch(() => '')) === mine) await unlink(lock).catch(() => {});
         };
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       }
-      const pid = Number((await readFile(lock, 'utf8').catch(() => '')).trim());
-      if (pid > 0 && pid !== process.pid && processRef(pid)) {
+      const held = await readFile(lock, 'utf8').catch(() => '');
+      const [pid, startTime] = held.trim().split(' ');
+      if (Number(pid) > 0 && isAlive({ pid: Number(pid), startTime: startTime ?? '' })) {
         throw new GpusliceError('GS_ERR_STATE_DIR', `another gpuslice daemon (pid ${pid}) is using ${stateDir}; stop it or use another --state-dir`, { path: lock });
       }
-      await unlink(lock).catch(() => {});
+      // stale: taken over by renaming ours over it, so a rival doing the same cannot
+      // remove the lock we just took
+      if ((await readFile(lock, 'utf8').catch(() => '')) === held) {
+        await rename(tmp, lock);
+        await writeFile(tmp, mine, { mode: 0o644 }).catch(() => {});
+        if ((await readFile(lock, 'utf8').catch(() => '')) === mine) {
+          return async () => {
+            if ((await readFile(lock, 'utf8').catch(() => '')) === mine) await unlink(lock).catch(() => {});
+          };
+        }
+      }
     }
     throw new GpusliceError('GS_ERR_STATE_DIR', `cannot take ${lock}: another daemon is starting`, { path: lock });
   } finally {

@@ -19,22 +19,21 @@ export function watchEmpty(cg: Cgroup, onEmpty: () => void): Promise<FSWatcher> 
   });
 }
 
+/** Whether the cgroup with inode `id` is gone from its path (another inode there is a new cgroup: a unit's next run). */
+export async function cgroupGone(cg: Cgroup, id: bigint): Promise<boolean> {
+  const ino = await stat(cg.path, { bigint: true }).then((s) => s.ino, () => null);
+  return ino !== id;
+}
+
 /**
- * Calls back when the cgroup with inode `id` is gone from its path. A removed
- * cgroup raises no event on its own files (kernfs deletes them without the VFS),
- * only on its parent directory; a cgroup of the same path with another inode is a
- * new one (a unit's next run).
+ * Calls back when an entry of the cgroup's name changes in its parent directory. A
+ * removed cgroup raises no event on its own files (kernfs deletes them without the
+ * VFS), only on its parent; the caller checks with cgroupGone.
  */
-export async function watchRemoval(mount: string, cg: Cgroup, id: bigint, onGone: () => void): Promise<FSWatcher> {
+export function watchRemoval(mount: string, cg: Cgroup, onChange: () => void): Promise<FSWatcher> {
   const parts = cg.cgroupPath.split('/').filter(Boolean);
   const self = parts.pop()!;
-  const check = async () => {
-    const ino = await stat(cg.path, { bigint: true }).then((s) => s.ino, () => null);
-    if (ino !== id) onGone();
-  };
-  const w = await new CgroupFs(mount).watchDir(parts.join('/'), (name) => {
-    if (name === self) void check();
+  return new CgroupFs(mount).watchDir(parts.join('/'), (name) => {
+    if (name === self) onChange();
   });
-  await check(); // removed before the watch was armed
-  return w;
 }

@@ -1,0 +1,57 @@
+// Requests that race: guarantees admitted at once must still fit, and a daemon told
+// to stop while it sets containers up still stops, leaving them consistent.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { need } from '../helpers/capabilities.js';
+import { startTestDaemon, cleanupDaemon, waitUntil } from '../helpers/daemon.js';
+import { findCgroup2Mount } from '../../src/cgroups/index.js';
+
+function request(sock: string, body: object): Promise<{ ok: boolean; error?: { code: string; message: string } }> {
+  return new Promise((resolve, reject) => {
+    const s = connect(sock);
+    let buf = '';
+    s.on('data', (b) => {
+      buf += b;
+      if (buf.includes('\n')) {
+        resolve(JSON.parse(buf));
+        // keep the connection: closing it would remove the container it created
+        setTimeout(() => s.destroy(), 3000).unref();
+      }
+    });
+    s.on('error', reject);
+    s.on('close', () => reject(new Error('closed without an answer')));
+    s.write(JSON.stringify({ id: 1, ...body }) + '\n');
+  });
+}
+
+test('two guarantees that do not fit together are not both admitted, however close they come', async (t) => {
+  if (!need(t, 'root', 'cgroup2', 'bpf')) return;
+  const d = await startTestDaemon();
+  t.after(async () => {
+    await d.stop();
+    cleanupDaemon(d, findCgroup2Mount());
+  });
+  const sock = join(d.stateDir, 'api.sock');
+  for (let round = 0; round < 3; round++) {
+    const answers = await Promise.all(['a', 'b'].map((n) => request(sock, { method: 'create', params: { name: `${n}${round}`, gpus: [0], compute: 0.6 } })));
+    assert.equal(answers.filter((a) => a.ok).length, 1, JSON.stringify(answers));
+    assert.match(answers.find((a) => !a.ok)!.error!.message, /GPU 0 cannot guarantee 60% more compute/);
+    // the winner's connection closes soon: wait for its container to go before the next round
+    await waitUntil(async () => !(await request(sock, { method: 'status' }).then((r) => JSON.stringify(r).includes(`${round}"`))), 10_000, 'the round to end');
+  }
+});
+
+test('a daemon stopped while containers are being set up stops promptly', async (t) => {
+  if (!need(t, 'root', 'cgroup2', 'bpf')) return;
+  const d = await startTestDaemon();
+  t.after(() => cleanupDaemon(d, findCgroup2Mount()));
+  const sock = join(d.stateDir, 'api.sock');
+  const creates = Array.from({ length: 8 }, (_, i) => request(sock, { method: 'create', params: { name: `busy${i}` } }).catch(() => null));
+  await new Promise((r) => setTimeout(r, 15));
+  // stop() fails if the daemon has not exited 10 s after SIGTERM
+  await d.stop('SIGTERM');
+  await Promise.all(creates);
+  assert.match(d.log(), /gpuslice daemon stopped/);
+});
