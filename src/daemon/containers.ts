@@ -130,25 +130,23 @@ export class Containers {
 
   private async createLocked(name: string, spec: ContainerSpec, settings: ContainerSettings): Promise<Container> {
     const where = this.tree.get(name);
-    {
-      if (await where.exists()) {
-        throw new GpusliceError('GS_ERR_CONTAINER_EXISTS', `cgroup ${where.path} already exists; pick another --name`, { path: where.path });
-      }
-      const cgroup = await this.tree.create(name);
-      const c: Container = {
-        name,
-        cgroup,
-        id: await cgroup.id(),
-        spec,
-        settings,
-        createdAt: new Date().toISOString(),
-        env: { GPUSLICE_CONTAINER: name, GPUSLICE_STATE_DIR: this.stateDir },
-        owner: spec.owner ? processRef(spec.owner) ?? undefined : undefined,
-      };
-      await this.enforce(c);
-      this.log.info({ container: name, cgroup: cgroup.cgroupPath, settings }, 'container created');
-      return c;
+    if (await where.exists()) {
+      throw new GpusliceError('GS_ERR_CONTAINER_EXISTS', `cgroup ${where.path} already exists; pick another --name`, { path: where.path });
     }
+    const cgroup = await this.tree.create(name);
+    const c: Container = {
+      name,
+      cgroup,
+      id: await cgroup.id(),
+      spec,
+      settings,
+      createdAt: new Date().toISOString(),
+      env: { GPUSLICE_CONTAINER: name, GPUSLICE_STATE_DIR: this.stateDir },
+      owner: spec.owner ? processRef(spec.owner) ?? undefined : undefined,
+    };
+    await this.enforce(c);
+    this.log.info({ container: name, cgroup: cgroup.cgroupPath, settings }, 'container created');
+    return c;
   }
 
   /**
