@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import { DeviceGate, cgroupIdOf, type DeviceGateOptions } from '../../src/bpf/index.js';
 import type { Probe } from './fixtures/opener.js';
+import { uniqueName } from '../helpers/daemon.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const REPO = join(here, '../../..');
@@ -25,7 +26,7 @@ function cgroup2Mount(): string {
   throw new Error('no cgroup2 mount');
 }
 
-export const unique = (what: string) => `gpuslice-test-${what}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+export const unique = (what: string) => uniqueName(`gpuslice-test-${what}`);
 
 function removeCgroup(path: string): void {
   if (!existsSync(path)) return;

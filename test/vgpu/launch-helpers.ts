@@ -8,8 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readUsage, type Usage } from '../../src/vgpu/ledger.js';
 import { readSimGpuState } from '../../src/vgpu/simgpu-state.js';
+import { sleep } from './interposer-harness.js';
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep };
 
 /** Device time booked on simulated device 0 so far, ns (0 before any process attached). */
 export async function simBusyNs(simgpuDir: string): Promise<number> {
