@@ -8,17 +8,21 @@ import { need } from '../helpers/capabilities.js';
 import { startTestDaemon, cleanupDaemon, waitUntil } from '../helpers/daemon.js';
 import { findCgroup2Mount } from '../../src/cgroups/index.js';
 
-function request(sock: string, body: object): Promise<{ ok: boolean; error?: { code: string; message: string } }> {
+interface Answer {
+  ok: boolean;
+  result?: { containers?: Array<{ name: string }> };
+  error?: { code: string; message: string };
+  /** closing the connection removes the container it created */
+  close: () => void;
+}
+
+function request(sock: string, body: object): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const s = connect(sock);
     let buf = '';
     s.on('data', (b) => {
       buf += b;
-      if (buf.includes('\n')) {
-        resolve(JSON.parse(buf));
-        // keep the connection: closing it would remove the container it created
-        setTimeout(() => s.destroy(), 3000).unref();
-      }
+      if (buf.includes('\n')) resolve({ ...JSON.parse(buf), close: () => s.destroy() });
     });
     s.on('error', reject);
     s.on('close', () => reject(new Error('closed without an answer')));
@@ -38,8 +42,13 @@ test('two guarantees that do not fit together are not both admitted, however clo
     const answers = await Promise.all(['a', 'b'].map((n) => request(sock, { method: 'create', params: { name: `${n}${round}`, gpus: [0], compute: 0.6 } })));
     assert.equal(answers.filter((a) => a.ok).length, 1, JSON.stringify(answers));
     assert.match(answers.find((a) => !a.ok)!.error!.message, /GPU 0 cannot guarantee 60% more compute/);
-    // the winner's connection closes soon: wait for its container to go before the next round
-    await waitUntil(async () => !(await request(sock, { method: 'status' }).then((r) => JSON.stringify(r).includes(`${round}"`))), 10_000, 'the round to end');
+    // the winner lets go: its container goes, and with it its guarantee
+    for (const a of answers) a.close();
+    await waitUntil(async () => {
+      const st = await request(sock, { method: 'status' });
+      st.close();
+      return st.result!.containers!.length === 0;
+    }, 10_000, 'the round to end');
   }
 });
 
@@ -48,7 +57,7 @@ test('a daemon stopped while containers are being set up stops promptly', async 
   const d = await startTestDaemon();
   t.after(() => cleanupDaemon(d, findCgroup2Mount()));
   const sock = join(d.stateDir, 'api.sock');
-  const creates = Array.from({ length: 8 }, (_, i) => request(sock, { method: 'create', params: { name: `busy${i}` } }).catch(() => null));
+  const creates = Array.from({ length: 8 }, (_, i) => request(sock, { method: 'create', params: { name: `busy${i}` } }).then((a) => a.close(), () => null));
   await new Promise((r) => setTimeout(r, 15));
   // stop() fails if the daemon has not exited 10 s after SIGTERM
   await d.stop('SIGTERM');
