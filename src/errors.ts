@@ -5,6 +5,7 @@ export const ERROR_CODES = [
   // usage and input
   'GS_ERR_USAGE',
   'GS_ERR_INVALID_ARGUMENT',
+  'GS_ERR_DEMO_STEP',
   // cgroups
   'GS_ERR_CGROUP_NO_MOUNT',
   'GS_ERR_CGROUP_PATH_ESCAPE',

@@ -33,7 +33,17 @@ function gpuslice(args: string[], stateDir: string): Promise<Ran> {
 }
 
 const shown = (args: string[]) => say(`  $ gpuslice ${args.map((a) => (/[\s<>']/.test(a) ? `'${a}'` : a)).join(' ').replace(GPULOAD_BIN, 'gpuload')}`);
-const lastJson = (s: string) => JSON.parse(s.trim().split('\n').pop() ?? '{}');
+
+// A step whose command failed stops the demo with that command's own words, not a parse error.
+function lastJson(args: string[], ran: Ran): Record<string, any> {
+  const last = ran.stdout.trim().split('\n').pop() ?? '';
+  try {
+    if (ran.code === 0) return JSON.parse(last);
+  } catch {
+    // reported below with the command's output
+  }
+  throw new GpusliceError('GS_ERR_DEMO_STEP', `demo step failed: gpuslice ${args.join(' ')} exited ${ran.code}\n${ran.stderr.trim()}\n${ran.stdout.trim()}`);
+}
 const MiB = 2 ** 20;
 
 async function startDaemon(stateDir: string, cgroupRoot: string, policy: string): Promise<{ proc: ChildProcess; log: () => string }> {
@@ -90,7 +100,7 @@ export async function demoCommand(_argv: string[]): Promise<number> {
     step(2, 'a memory limit: a container with --memory 1G tries to allocate 3 GiB');
     const alloc = ['run', '--gpus', '0', '--memory', '1G', '--', GPULOAD_BIN, '--alloc', '3G', '--chunk', '64M', '--json'];
     shown(alloc);
-    const a = lastJson((await gpuslice(alloc, stateDir)).stdout);
+    const a = lastJson(alloc, await gpuslice(alloc, stateDir));
     say(`  → allocated ${a.allocated_bytes / MiB} MiB, then ${a.alloc_error}; the GPU it sees has ${a.mem_total / MiB} MiB in all`);
 
     step(3, 'compute shares: two containers saturate GPU 0 for 5 s with shares 25% and 75%');
@@ -98,8 +108,8 @@ export async function demoCommand(_argv: string[]): Promise<number> {
     shown(share('small', '25%'));
     shown(share('large', '75%'));
     const [small, large] = await Promise.all([gpuslice(share('small', '25%'), stateDir), gpuslice(share('large', '75%'), stateDir)]);
-    const s = lastJson(small.stdout);
-    const l = lastJson(large.stdout);
+    const s = lastJson(share('small', '25%'), small);
+    const l = lastJson(share('large', '75%'), large);
     say(`  → small: ${s.kernels} kernels of 1 ms (${(s.kernels * 0.1 / s.elapsed_s).toFixed(0)}% of the GPU), large: ${l.kernels} (${(l.kernels * 0.1 / l.elapsed_s).toFixed(0)}%); ratio 1:${(l.kernels / Math.max(1, s.kernels)).toFixed(2)}`);
 
     step(4, 'the device gate: a container given GPU 0 opens GPU 0, then GPU 1');

@@ -88,7 +88,8 @@ export class Containers {
   }
 
   private others(except?: Container, exceptName?: string): ContainerSettings[] {
-    const pending = [...this.pending].filter(([n, v]) => n !== exceptName && v !== null).map(([, v]) => v as ContainerSettings);
+    // a pending name is in byName once its set-up starts: count it once
+    const pending = [...this.pending].filter(([n, v]) => n !== exceptName && v !== null && !this.byName.has(n)).map(([, v]) => v as ContainerSettings);
     return [...this.all().filter((c) => c !== except).map((c) => c.settings), ...pending];
   }
 

@@ -52,6 +52,27 @@ test('two guarantees that do not fit together are not both admitted, however clo
   }
 });
 
+test('guarantees that fit together are all admitted, however close they come', async (t) => {
+  if (!need(t, 'root', 'cgroup2', 'bpf')) return;
+  const d = await startTestDaemon();
+  t.after(async () => {
+    await d.stop();
+    cleanupDaemon(d, findCgroup2Mount());
+  });
+  const sock = join(d.stateDir, 'api.sock');
+  for (let round = 0; round < 5; round++) {
+    // staggered, so one container's set-up is in flight while the next is admitted
+    const answers = await Promise.all(['a', 'b', 'c', 'd'].map((n, i) => new Promise((r) => setTimeout(r, i * 3)).then(() => request(sock, { method: 'create', params: { name: `${n}${round}`, gpus: [0], compute: 0.25 } }))));
+    assert.deepEqual(answers.map((a) => a.error?.message ?? 'admitted'), ['admitted', 'admitted', 'admitted', 'admitted']);
+    for (const a of answers) a.close();
+    await waitUntil(async () => {
+      const st = await request(sock, { method: 'status' });
+      st.close();
+      return st.result!.containers!.length === 0;
+    }, 10_000, 'the round to end');
+  }
+});
+
 test('a daemon stopped while containers are being set up stops promptly', async (t) => {
   if (!need(t, 'root', 'cgroup2', 'bpf')) return;
   const d = await startTestDaemon();
