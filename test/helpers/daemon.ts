@@ -1,7 +1,7 @@
 // Starts a real `gpuslice daemon` in a temporary state dir and a unique managed
 // cgroup subtree, for end-to-end tests through the product's own command line.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,10 +40,17 @@ export interface TestDaemonOptions {
 }
 
 export async function startTestDaemon(opts: TestDaemonOptions = {}): Promise<TestDaemon> {
-  const extraArgs = opts.args ?? [];
+  const extraArgs = [...(opts.args ?? [])];
   const env = opts.env ?? {};
   const stateDir = opts.stateDir ?? mkdtempSync(join(tmpdir(), 'gs-state-'));
   const cgroupRoot = opts.cgroupRoot ?? uniqueName('gpuslice-test');
+  // the shipped policy on two simulated 16 GiB GPUs: the same on a machine with an
+  // NVIDIA GPU as without, and blind to an /etc/gpuslice/policy.yaml of the host
+  if (!extraArgs.includes('--config')) {
+    const policy = join(stateDir, 'test-policy.yaml');
+    writeFileSync(policy, `${readFileSync(join(REPO, 'config/policy.yaml'), 'utf8')}\ndevices:\n  simulate: { count: 2, memory: 16G }\n`);
+    extraArgs.push('--config', policy);
+  }
   let out = '';
   const proc = spawn(process.execPath, [CLI, 'daemon', '--state-dir', stateDir, '--cgroup-root', cgroupRoot, ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,15 +1,15 @@
-// Compute shares, end to end: gpuload processes saturating one simulated GPU under
-// the interposer. The issue demands these ratios, so these tests time things.
+// Compute shares, end to end: gpuload processes saturating one GPU (simulated, or
+// NVIDIA's: see test-driver.ts) under the interposer. The issue demands these ratios, so these tests time things.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readUsage, writeLimits } from '../../src/vgpu/ledger.js';
-import { ENTRIES, gpuload, makeSim, missingBuild, sleep } from './interposer-harness.js';
+import { ENTRIES, gpuload, makeGpu, missingGpu, sleep } from './interposer-harness.js';
 
-const skip = missingBuild();
+const skip = missingGpu();
 const KERNEL_US = 1000;
 
 test('two containers with shares 25% and 75% get device time within 10% of 1:3 over 10 s', { skip: skip ?? false }, async (t) => {
-  const sim = makeSim(t);
+  const sim = makeGpu(t);
   const a = await sim.ledger({ devices: [{ memoryBytes: null, computeShare: 0.25 }] });
   const b = await sim.ledger({ devices: [{ memoryBytes: null, computeShare: 0.75 }] });
   const args = ['--kernel-us', String(KERNEL_US), '--duration', '10'];
@@ -32,7 +32,7 @@ test('two containers with shares 25% and 75% get device time within 10% of 1:3 o
 });
 
 test('a share changed mid-run takes effect within one control period', { skip: skip ?? false }, async (t) => {
-  const sim = makeSim(t);
+  const sim = makeGpu(t);
   const limits = (share: number) => ({ periodUs: 100_000, devices: [{ memoryBytes: null, computeShare: share }] });
   const led = await sim.ledger(limits(0.25));
   const run = gpuload(['--kernel-us', String(KERNEL_US), '--duration', '4'], sim.env(led), t);

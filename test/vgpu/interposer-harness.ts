@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initUsage, writeLimits, type Limits } from '../../src/vgpu/ledger.js';
 import type { GpuloadReport } from './simgpu-helpers.js';
+import { nvidiaEnv, probeNvidia, selectedDriver, type TestDriver } from './test-driver.js';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
 export const INTERPOSER = join(REPO, 'build/libgpuslice-vgpu.so');
@@ -24,8 +25,19 @@ export function missingBuild(): string | null {
   return null;
 }
 
+/** Why the tests on the selected driver (see test-driver.ts) cannot run here, or null. */
+export function missingGpu(): string | null {
+  const m = missingBuild();
+  if (m || selectedDriver() === 'simgpu') return m;
+  const gpu = probeNvidia(GPULOAD);
+  return typeof gpu === 'string' ? gpu : null;
+}
+
 export interface Sim {
   dir: string;
+  driver: TestDriver;
+  /** the whole device's memory, as the driver reports it without the interposer */
+  deviceMemory: number;
   /** a fresh directory for one container's ledger, limits written, usage initialised */
   ledger(limits: Limits): Promise<string>;
   env(ledger: string | null, extra?: Record<string, string>): NodeJS.ProcessEnv;
@@ -41,15 +53,11 @@ export function makeSim(t: { after: (fn: () => void) => void }, memory = 8 * GiB
   mkdirSync(join(dir, 'simgpu/dev'), { recursive: true });
   writeFileSync(join(dir, 'simgpu/config'), `count=1\nmemory=${memory}\n`);
   writeFileSync(join(dir, 'simgpu/dev/nvidia0'), '');
-  let n = 0;
   return {
     dir,
-    async ledger(limits) {
-      const d = join(dir, `ledger${n++}`);
-      await writeLimits(d, limits);
-      await initUsage(d);
-      return d;
-    },
+    driver: 'simgpu',
+    deviceMemory: memory,
+    ledger: ledgers(dir),
     env(ledger, extra = {}) {
       const e: NodeJS.ProcessEnv = {
         ...process.env,
@@ -60,6 +68,39 @@ export function makeSim(t: { after: (fn: () => void) => void }, memory = 8 * GiB
         ...extra,
       };
       delete e.GPUSLICE_LEDGER;
+      if (ledger) e.GPUSLICE_LEDGER = ledger;
+      return e;
+    },
+  };
+}
+
+function ledgers(dir: string): Sim['ledger'] {
+  let n = 0;
+  return async (limits) => {
+    const d = join(dir, `ledger${n++}`);
+    await writeLimits(d, limits);
+    await initUsage(d);
+    return d;
+  };
+}
+
+/**
+ * GPU 0 of the driver the test run selected: a simulated GPU of `memory` bytes, or,
+ * under GPUSLICE_TEST_DRIVER=nvidia, the machine's real one (use with missingGpu()).
+ */
+export function makeGpu(t: { after: (fn: () => void) => void }, memory = 8 * GiB): Sim {
+  if (selectedDriver() === 'simgpu') return makeSim(t, memory);
+  const gpu = probeNvidia(GPULOAD);
+  if (typeof gpu === 'string') throw new Error(gpu);
+  const dir = mkdtempSync(join(tmpdir(), `gs-vgpu-${process.pid}-`));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return {
+    dir,
+    driver: 'nvidia',
+    deviceMemory: gpu.memoryBytes,
+    ledger: ledgers(dir),
+    env(ledger, extra = {}) {
+      const e: NodeJS.ProcessEnv = { ...nvidiaEnv(), LD_PRELOAD: INTERPOSER, GPUSLICE_STATE_DIR: join(dir, 'state'), ...extra };
       if (ledger) e.GPUSLICE_LEDGER = ledger;
       return e;
     },

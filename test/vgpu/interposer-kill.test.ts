@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { readUsage } from '../../src/vgpu/ledger.js';
 import { readSimGpuState } from '../../src/vgpu/simgpu-state.js';
-import { ENTRIES, GiB, MiB, gpuload, makeSim, missingBuild } from './interposer-harness.js';
+import { ENTRIES, GiB, MiB, gpuload, makeGpu, makeSim, missingBuild, missingGpu } from './interposer-harness.js';
 import { usageWhen } from './launch-helpers.js';
 
 const skip = missingBuild();
@@ -53,8 +53,8 @@ for (const entry of ENTRIES) {
     await next.exit;
   });
 
-  test(`${entry}: a waiter blocked on the limit proceeds when the holder is SIGKILLed`, { skip: skip ?? false }, async (t) => {
-    const sim = makeSim(t);
+  test(`${entry}: a waiter blocked on the limit proceeds when the holder is SIGKILLed`, { skip: missingGpu() ?? false }, async (t) => {
+    const sim = makeGpu(t);
     const led = await sim.ledger({ periodUs: PERIOD_US, devices: [{ memoryBytes: 256 * MiB, computeShare: 1, memoryPolicy: 'wait', waitTimeoutMs: 20_000 }] });
     const holder = gpuload(['--entry', entry, '--alloc', '256M', '--chunk', '1M', '--hold', '60'], sim.env(led), t);
     assert.equal((await holder.report).allocated_bytes, 256 * MiB);

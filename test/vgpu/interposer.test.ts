@@ -1,16 +1,17 @@
 // The interposer's memory limit, end to end: real gpuload processes under LD_PRELOAD
-// on a simulated GPU, for each way an application reaches the driver.
+// on a simulated GPU (or NVIDIA's driver: see test-driver.ts), for each way an
+// application reaches the driver.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readUsage, reclaimDeadSlots, writeLimits } from '../../src/vgpu/ledger.js';
-import { ENTRIES, GiB, MiB, gpuload, gpuloadDone, makeSim, missingBuild, sleep } from './interposer-harness.js';
+import { ENTRIES, GiB, MiB, gpuload, gpuloadDone, makeGpu, missingGpu, sleep } from './interposer-harness.js';
 
-const skip = missingBuild();
+const skip = missingGpu();
 const ALLOC_APIS = ['mem', 'pitch', 'managed', 'async', 'pool', 'create', 'array'];
 
 for (const entry of ENTRIES) {
   test(`--entry ${entry}: a 1 GiB limit stops gpuload --alloc 3G at 1 GiB, total exactly 1 GiB`, { skip: skip ?? false }, async (t) => {
-    const sim = makeSim(t);
+    const sim = makeGpu(t);
     const led = await sim.ledger({ devices: [{ memoryBytes: GiB, computeShare: 1 }] });
     const r = await gpuloadDone(['--entry', entry, '--alloc', '3G', '--chunk', '64M'], sim.env(led));
     assert.ok(r.allocated_bytes >= 960 * MiB && r.allocated_bytes <= GiB, `allocated ${r.allocated_bytes}`);
@@ -24,7 +25,7 @@ for (const entry of ENTRIES) {
   });
 
   test(`--entry ${entry}: every allocation call is held to the limit`, { skip: skip ?? false }, async (t) => {
-    const sim = makeSim(t);
+    const sim = makeGpu(t);
     for (const api of ALLOC_APIS) {
       const led = await sim.ledger({ devices: [{ memoryBytes: 256 * MiB, computeShare: 1 }] });
       const r = await gpuloadDone(['--entry', entry, '--alloc-api', api, '--alloc', '1G', '--chunk', '32M'], sim.env(led));
@@ -38,7 +39,7 @@ for (const entry of ENTRIES) {
   });
 
   test(`--entry ${entry}: three processes of one container never pass the limit together`, { skip: skip ?? false }, async (t) => {
-    const sim = makeSim(t);
+    const sim = makeGpu(t);
     const led = await sim.ledger({ devices: [{ memoryBytes: GiB, computeShare: 1 }] });
     const runs = [0, 1, 2].map(() => gpuload(['--entry', entry, '--alloc', '1G', '--chunk', '16M', '--hold', '30'], sim.env(led), t));
     const reports = await Promise.all(runs.map((r) => r.report));
@@ -56,7 +57,7 @@ for (const entry of ENTRIES) {
 }
 
 test('raising the limit lets a waiting allocation (policy wait) proceed without restart', { skip: skip ?? false }, async (t) => {
-  const sim = makeSim(t);
+  const sim = makeGpu(t);
   const limits = (mem: number) => ({ devices: [{ memoryBytes: mem, computeShare: 1, memoryPolicy: 'wait' as const, waitTimeoutMs: 20_000 }] });
   const led = await sim.ledger(limits(256 * MiB));
   const run = gpuload(['--alloc', '512M', '--chunk', '64M'], sim.env(led), t);
@@ -82,7 +83,7 @@ test('raising the limit lets a waiting allocation (policy wait) proceed without 
 });
 
 test('policy wait gives up with CUDA_ERROR_OUT_OF_MEMORY after its timeout', { skip: skip ?? false }, async (t) => {
-  const sim = makeSim(t);
+  const sim = makeGpu(t);
   const led = await sim.ledger({ devices: [{ memoryBytes: 128 * MiB, computeShare: 1, memoryPolicy: 'wait', waitTimeoutMs: 300 }] });
   const r = await gpuloadDone(['--alloc', '256M', '--chunk', '64M'], sim.env(led));
   assert.equal(r.allocated_bytes, 128 * MiB);
@@ -90,7 +91,7 @@ test('policy wait gives up with CUDA_ERROR_OUT_OF_MEMORY after its timeout', { s
 });
 
 test('SIGKILL of a process holding memory frees its accounting within a period; nobody hangs', { skip: skip ?? false }, async (t) => {
-  const sim = makeSim(t);
+  const sim = makeGpu(t);
   const led = await sim.ledger({ periodUs: 100_000, devices: [{ memoryBytes: GiB, computeShare: 1, memoryPolicy: 'wait', waitTimeoutMs: 20_000 }] });
   const holder = gpuload(['--alloc', '1G', '--chunk', '64M', '--hold', '60'], sim.env(led), t);
   assert.equal((await holder.report).allocated_bytes, GiB);
@@ -111,7 +112,7 @@ test('SIGKILL of a process holding memory frees its accounting within a period; 
 });
 
 test('a process killed while waiting inside an allocation leaves nothing behind', { skip: skip ?? false }, async (t) => {
-  const sim = makeSim(t);
+  const sim = makeGpu(t);
   const led = await sim.ledger({ devices: [{ memoryBytes: 256 * MiB, computeShare: 1, memoryPolicy: 'wait', waitTimeoutMs: 20_000 }] });
   const run = gpuload(['--alloc', '512M', '--chunk', '64M'], sim.env(led), t);
   let u = await readUsage(led);
