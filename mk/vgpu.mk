@@ -7,7 +7,8 @@ VGPU_HDRS := $(wildcard $(VGPU_DIR)/*.h) src/vgpu/c/include/gs_ledger.h \
 	src/vgpu/c/include/gs_cuda.h
 VGPU_LEDGER_SRCS := $(VGPU_DIR)/ledger.c $(VGPU_DIR)/slots.c
 VGPU_SRCS := $(VGPU_LEDGER_SRCS) $(addprefix $(VGPU_DIR)/,log.c locate.c \
-	real.c state.c allocmap.c memory.c report.c cost.c compute.c)
+	real.c state.c allocmap.c memory.c memory-async.c memory-vmm.c \
+	memory-ctx.c memory-arrays.c report.c cost.c compute.c)
 VGPU_CFLAGS := $(CFLAGS) -fvisibility=hidden $(VGPU_INC)
 
 all: $(OUT)/libgpuslice-vgpu.so $(OUT)/libgpuslice-ledger.so $(OUT)/ledger-vectors

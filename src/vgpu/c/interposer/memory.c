@@ -17,7 +17,7 @@
 #define _GNU_SOURCE
 #include <time.h>
 
-#include "vgpu.h"
+#include "memory.h"
 
 #define WAIT_STEP_NS 5000000ull /* re-check limit and usage every 5 ms */
 
@@ -33,7 +33,7 @@ static bool reserve(int ldev, uint64_t bytes)
 	return true;
 }
 
-static void release(int ldev, uint64_t bytes)
+void gs_mem_release(int ldev, uint64_t bytes)
 {
 	struct gs_usage_slot *s = gs_slot();
 
@@ -87,11 +87,11 @@ CUresult gs_mem_acquire(int ldev, uint64_t bytes)
 void gs_mem_unacquire(int ldev, uint64_t bytes)
 {
 	if (ldev >= 0)
-		release(ldev, bytes);
+		gs_mem_release(ldev, bytes);
 }
 
 
-static uint64_t current_ctx(void)
+uint64_t gs_current_ctx(void)
 {
 	CUcontext c = NULL;
 
@@ -99,47 +99,44 @@ static uint64_t current_ctx(void)
 	return (uint64_t)(uintptr_t)c;
 }
 
-/* reserve, and room in the map, before the driver is called */
-static CUresult admit(int ldev, uint64_t bytes)
+CUresult gs_mem_admit(int ldev, uint64_t bytes)
 {
 	CUresult r = gs_mem_acquire(ldev, bytes);
 
 	if (r != CUDA_SUCCESS || ldev < 0)
 		return r;
 	if (gs_map_prepare() != CUDA_SUCCESS) {
-		release(ldev, bytes);
+		gs_mem_release(ldev, bytes);
 		return CUDA_ERROR_OUT_OF_MEMORY;
 	}
 	return CUDA_SUCCESS;
 }
 
-/* after the driver answered: remember what to release, or give it back */
-static CUresult done(CUresult r, int kind, uint64_t key, int ldev,
-		     uint64_t bytes, uint64_t owner)
+CUresult gs_mem_done(CUresult r, int kind, uint64_t key, int ldev,
+		    uint64_t bytes, uint64_t owner)
 {
 	if (ldev < 0)
 		return r;
 	if (r != CUDA_SUCCESS) {
 		gs_map_cancel();
-		release(ldev, bytes);
+		gs_mem_release(ldev, bytes);
 	} else {
 		gs_map_put(kind, key, bytes, ldev, owner);
 	}
 	return r;
 }
 
-static CUresult freed(CUresult r, int kind, uint64_t key)
+CUresult gs_mem_freed(CUresult r, int kind, uint64_t key)
 {
 	uint64_t bytes;
 	int ldev;
 
 	if (r == CUDA_SUCCESS && gs_map_take(kind, key, &bytes, &ldev))
-		release(ldev, bytes);
+		gs_mem_release(ldev, bytes);
 	return r;
 }
 
-/* what the driver frees with an owner (a context, a graph) */
-static void drop_owner(int kind, uint64_t owner)
+void gs_mem_drop_owner(int kind, uint64_t owner)
 {
 	uint64_t bytes[GS_LEDGER_MAX_DEVICES] = { 0 };
 
@@ -147,44 +144,19 @@ static void drop_owner(int kind, uint64_t owner)
 		return;
 	for (int d = 0; d < GS_LEDGER_MAX_DEVICES; d++)
 		if (bytes[d])
-			release(d, bytes[d]);
+			gs_mem_release(d, bytes[d]);
 }
-
-#define ALLOC(call, kind, keyexpr, ldevexpr, bytesexpr, ownerexpr, ...)     \
-	do {                                                                 \
-		int ldev_;                                                   \
-		uint64_t bytes_ = (bytesexpr), owner_;                       \
-		CUresult r_;                                                 \
-		if (!gs_enforcing())                                         \
-			return GS_REAL(call, __VA_ARGS__);                   \
-		ldev_ = (ldevexpr);                                          \
-		owner_ = (ownerexpr);                                        \
-		r_ = admit(ldev_, bytes_);                                   \
-		if (r_ != CUDA_SUCCESS)                                      \
-			return r_;                                           \
-		r_ = GS_REAL(call, __VA_ARGS__);                             \
-		return done(r_, kind, r_ == CUDA_SUCCESS ? (keyexpr) : 0,    \
-			    ldev_, bytes_, owner_);                          \
-	} while (0)
-
-#define FREE(call, kind, key, ...)                                          \
-	do {                                                                 \
-		CUresult r_ = GS_REAL(call, __VA_ARGS__);                    \
-		if (!gs_enforcing())                                         \
-			return r_;                                           \
-		return freed(r_, kind, (uint64_t)(key));                     \
-	} while (0)
 
 GS_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)
 {
 	ALLOC(cuMemAlloc_v2, GS_ALLOC_PTR, *dptr, gs_current_dev(), bytesize,
-	      current_ctx(), dptr, bytesize);
+	      gs_current_ctx(), dptr, bytesize);
 }
 
 GS_EXPORT CUresult cuMemAlloc(CUdeviceptr_v1 *dptr, unsigned int bytesize)
 {
 	ALLOC(cuMemAlloc, GS_ALLOC_PTR, *dptr, gs_current_dev(), bytesize,
-	      current_ctx(), dptr, bytesize);
+	      gs_current_ctx(), dptr, bytesize);
 }
 
 GS_EXPORT CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize,
@@ -192,422 +164,7 @@ GS_EXPORT CUresult cuMemAllocManaged(CUdeviceptr *dptr, size_t bytesize,
 {
 	/* counted as device memory: it lands there when the GPU touches it */
 	ALLOC(cuMemAllocManaged, GS_ALLOC_PTR, *dptr, gs_current_dev(),
-	      bytesize, current_ctx(), dptr, bytesize, flags);
-}
-
-/*
- * Stream-ordered allocations belong to the stream's device, not the
- * calling thread's: a stream of another context is asked for its context,
- * made current just long enough to ask for its device.  The default
- * streams are the current context's.
- */
-struct where {
-	int ldev;
-	int kind;
-	uint64_t owner;
-};
-
-static struct where stream_where(CUstream s, bool ptsz)
-{
-	struct where w = { -1, GS_ALLOC_PTR, current_ctx() };
-	CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
-	CUcontext sc = NULL, popped;
-	CUgraph g = NULL;
-	CUdevice dev;
-	CUresult r;
-
-	if (s && s != CU_STREAM_LEGACY && s != CU_STREAM_PER_THREAD &&
-	    GS_REAL(cuStreamGetCtx, s, &sc) == CUDA_SUCCESS && sc &&
-	    (uint64_t)(uintptr_t)sc != w.owner) {
-		w.owner = (uint64_t)(uintptr_t)sc;
-		if (GS_REAL(cuCtxPushCurrent_v2, sc) == CUDA_SUCCESS) {
-			r = GS_REAL(cuCtxGetDevice, &dev);
-			GS_REAL(cuCtxPopCurrent_v2, &popped);
-			w.ldev = r == CUDA_SUCCESS ? gs_ledger_dev(dev) : -1;
-		}
-	} else {
-		w.ldev = gs_current_dev();
-	}
-	/* captured: each launch of the graph allocates; it holds the memory */
-	r = ptsz ? GS_REAL(cuStreamGetCaptureInfo_v2_ptsz, s, &st, NULL, &g,
-			   NULL, NULL)
-		 : GS_REAL(cuStreamGetCaptureInfo_v2, s, &st, NULL, &g, NULL,
-			   NULL);
-	if (r == CUDA_ERROR_NOT_FOUND) /* no _v2: the graph is unknown */
-		r = ptsz ? GS_REAL(cuStreamIsCapturing_ptsz, s, &st)
-			 : GS_REAL(cuStreamIsCapturing, s, &st);
-	if (r == CUDA_SUCCESS && st != CU_STREAM_CAPTURE_STATUS_NONE) {
-		w.kind = GS_ALLOC_GRAPH;
-		w.owner = (uint64_t)(uintptr_t)g;
-	}
-	return w;
-}
-
-/* a pool's location, recorded when it was created; else the stream's */
-static void pool_where(CUmemoryPool pool, struct where *w)
-{
-	uint64_t type;
-	int ldev;
-
-	if (gs_map_get(GS_ALLOC_POOL, (uint64_t)(uintptr_t)pool, &type, &ldev))
-		w->ldev = type == CU_MEM_LOCATION_TYPE_DEVICE ? ldev : -1;
-}
-
-#define ALLOC_ASYNC(call, ptsz, pool, ...)                                  \
-	do {                                                                 \
-		struct where w_;                                             \
-		CUresult r_;                                                 \
-		if (!gs_enforcing())                                         \
-			return GS_REAL(call, __VA_ARGS__);                   \
-		w_ = stream_where(stream, ptsz);                             \
-		if (pool)                                                    \
-			pool_where(pool, &w_);                               \
-		r_ = admit(w_.ldev, bytesize);                               \
-		if (r_ != CUDA_SUCCESS)                                      \
-			return r_;                                           \
-		r_ = GS_REAL(call, __VA_ARGS__);                             \
-		return done(r_, w_.kind, r_ == CUDA_SUCCESS ? *dptr : 0,     \
-			    w_.ldev, bytesize, w_.owner);                    \
-	} while (0)
-
-GS_EXPORT CUresult cuMemAllocAsync(CUdeviceptr *dptr, size_t bytesize,
-				   CUstream stream)
-{
-	ALLOC_ASYNC(cuMemAllocAsync, false, NULL, dptr, bytesize, stream);
-}
-
-GS_EXPORT CUresult cuMemAllocAsync_ptsz(CUdeviceptr *dptr, size_t bytesize,
-					CUstream stream)
-{
-	ALLOC_ASYNC(cuMemAllocAsync_ptsz, true, NULL, dptr, bytesize, stream);
-}
-
-GS_EXPORT CUresult cuMemAllocFromPoolAsync(CUdeviceptr *dptr, size_t bytesize,
-					   CUmemoryPool pool, CUstream stream)
-{
-	ALLOC_ASYNC(cuMemAllocFromPoolAsync, false, pool, dptr, bytesize, pool,
-		    stream);
-}
-
-GS_EXPORT CUresult cuMemAllocFromPoolAsync_ptsz(CUdeviceptr *dptr,
-						size_t bytesize,
-						CUmemoryPool pool,
-						CUstream stream)
-{
-	ALLOC_ASYNC(cuMemAllocFromPoolAsync_ptsz, true, pool, dptr, bytesize,
-		    pool, stream);
-}
-
-GS_EXPORT CUresult cuMemPoolCreate(CUmemoryPool *pool,
-				   const CUmemPoolProps *props)
-{
-	bool room;
-	CUresult r;
-
-	if (!gs_enforcing() || !props)
-		return GS_REAL(cuMemPoolCreate, pool, props);
-	/* without room the pool goes unrecorded: its allocations then count
-	 * on their stream's device, which is where most pools are */
-	room = gs_map_prepare() == CUDA_SUCCESS;
-	r = GS_REAL(cuMemPoolCreate, pool, props);
-	if (room && r == CUDA_SUCCESS)
-		gs_map_put(GS_ALLOC_POOL, (uint64_t)(uintptr_t)*pool,
-			   props->location.type,
-			   props->location.type == CU_MEM_LOCATION_TYPE_DEVICE
-				   ? gs_ledger_dev(props->location.id)
-				   : -1,
-			   0);
-	else if (room)
-		gs_map_cancel();
-	return r;
-}
-
-GS_EXPORT CUresult cuMemPoolDestroy(CUmemoryPool pool)
-{
-	CUresult r = GS_REAL(cuMemPoolDestroy, pool);
-	uint64_t type;
-	int ldev;
-
-	if (r == CUDA_SUCCESS && gs_enforcing())
-		gs_map_take(GS_ALLOC_POOL, (uint64_t)(uintptr_t)pool, &type,
-			    &ldev);
-	return r;
-}
-
-/* ---- VMM: the memory is the driver's until released and unmapped ---- */
-
-static int prop_dev(const CUmemAllocationProp *prop)
-{
-	if (prop && prop->location.type == CU_MEM_LOCATION_TYPE_DEVICE)
-		return gs_ledger_dev(prop->location.id);
-	return -1; /* host memory: not the GPU's */
-}
-
-GS_EXPORT CUresult cuMemCreate(CUmemGenericAllocationHandle *handle,
-			       size_t size, const CUmemAllocationProp *prop,
-			       unsigned long long flags)
-{
-	ALLOC(cuMemCreate, GS_ALLOC_HANDLE, *handle, prop_dev(prop), size, 0,
-	      handle, size, prop, flags);
-}
-
-GS_EXPORT CUresult cuMemRelease(CUmemGenericAllocationHandle handle)
-{
-	CUresult r = GS_REAL(cuMemRelease, handle);
-	uint64_t bytes;
-	int ldev;
-
-	if (r == CUDA_SUCCESS && gs_enforcing() &&
-	    gs_map_handle_released(handle, &bytes, &ldev))
-		release(ldev, bytes);
-	return r;
-}
-
-GS_EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
-			    CUmemGenericAllocationHandle handle,
-			    unsigned long long flags)
-{
-	uint64_t bytes;
-	int ldev;
-	CUresult r;
-
-	if (!gs_enforcing() || !gs_map_get(GS_ALLOC_HANDLE, handle, &bytes,
-					   &ldev))
-		return GS_REAL(cuMemMap, ptr, size, offset, handle, flags);
-	if (gs_map_prepare() != CUDA_SUCCESS)
-		return CUDA_ERROR_OUT_OF_MEMORY;
-	r = GS_REAL(cuMemMap, ptr, size, offset, handle, flags);
-	if (r == CUDA_SUCCESS && gs_map_handle_mapped(handle))
-		gs_map_put(GS_ALLOC_MAPPING, ptr, handle, -1, 0);
-	else
-		gs_map_cancel();
-	return r;
-}
-
-GS_EXPORT CUresult cuMemUnmap(CUdeviceptr ptr, size_t size)
-{
-	CUresult r = GS_REAL(cuMemUnmap, ptr, size);
-	uint64_t handle, bytes;
-	int ldev;
-
-	if (r == CUDA_SUCCESS && gs_enforcing() &&
-	    gs_map_take(GS_ALLOC_MAPPING, ptr, &handle, &ldev) &&
-	    gs_map_handle_unmapped(handle, &bytes, &ldev))
-		release(ldev, bytes);
-	return r;
-}
-
-/* ---- contexts: destroying one frees everything allocated in it ---- */
-
-GS_EXPORT CUresult cuCtxDestroy_v2(CUcontext ctx)
-{
-	CUresult r = GS_REAL(cuCtxDestroy_v2, ctx);
-
-	if (r == CUDA_SUCCESS && gs_enforcing())
-		drop_owner(0, (uint64_t)(uintptr_t)ctx);
-	return r;
-}
-
-GS_EXPORT CUresult cuCtxDestroy(CUcontext ctx)
-{
-	CUresult r = GS_REAL(cuCtxDestroy, ctx);
-
-	if (r == CUDA_SUCCESS && gs_enforcing())
-		drop_owner(0, (uint64_t)(uintptr_t)ctx);
-	return r;
-}
-
-static bool primary_active(CUdevice dev)
-{
-	unsigned int flags;
-	int active = 0;
-
-	return GS_REAL(cuDevicePrimaryCtxGetState, dev, &flags, &active) ==
-		       CUDA_SUCCESS &&
-	       active;
-}
-
-/* the device's primary context if it exists (a retain would make one) */
-static uint64_t primary_of(CUdevice dev)
-{
-	CUcontext c = NULL;
-
-	if (!primary_active(dev) ||
-	    GS_REAL(cuDevicePrimaryCtxRetain, &c, dev) != CUDA_SUCCESS)
-		return 0;
-	GS_REAL(cuDevicePrimaryCtxRelease_v2, dev);
-	return (uint64_t)(uintptr_t)c;
-}
-
-enum primary_op { PRIMARY_RELEASE, PRIMARY_RELEASE_V1, PRIMARY_RESET,
-		  PRIMARY_RESET_V1 };
-
-/* the last release, or a reset, destroys the primary context */
-static CUresult primary_done(CUdevice dev, enum primary_op op)
-{
-	uint64_t ctx;
-	CUresult r;
-
-	if (!gs_enforcing())
-		ctx = 0;
-	else
-		ctx = primary_of(dev);
-	switch (op) {
-	case PRIMARY_RELEASE:
-		r = GS_REAL(cuDevicePrimaryCtxRelease_v2, dev);
-		break;
-	case PRIMARY_RELEASE_V1:
-		r = GS_REAL(cuDevicePrimaryCtxRelease, dev);
-		break;
-	case PRIMARY_RESET:
-		r = GS_REAL(cuDevicePrimaryCtxReset_v2, dev);
-		break;
-	default:
-		r = GS_REAL(cuDevicePrimaryCtxReset, dev);
-	}
-	if (r == CUDA_SUCCESS && ctx &&
-	    (op == PRIMARY_RESET || op == PRIMARY_RESET_V1 ||
-	     !primary_active(dev)))
-		drop_owner(0, ctx);
-	return r;
-}
-
-GS_EXPORT CUresult cuDevicePrimaryCtxRelease_v2(CUdevice dev)
-{
-	return primary_done(dev, PRIMARY_RELEASE);
-}
-
-GS_EXPORT CUresult cuDevicePrimaryCtxRelease(CUdevice dev)
-{
-	return primary_done(dev, PRIMARY_RELEASE_V1);
-}
-
-GS_EXPORT CUresult cuDevicePrimaryCtxReset_v2(CUdevice dev)
-{
-	return primary_done(dev, PRIMARY_RESET);
-}
-
-GS_EXPORT CUresult cuDevicePrimaryCtxReset(CUdevice dev)
-{
-	return primary_done(dev, PRIMARY_RESET_V1);
-}
-
-/* ---- arrays ---- */
-
-#define CUDA_ARRAY3D_LAYERED 0x01
-#define CUDA_ARRAY3D_CUBEMAP 0x04
-#define LARGEST_ELEMENT 16 /* four channels of four bytes */
-
-static uint64_t element_bytes(CUarray_format f, unsigned int ch)
-{
-	uint64_t c = ch ? ch : 1;
-
-	switch (f) {
-	case CU_AD_FORMAT_UNSIGNED_INT8:
-	case CU_AD_FORMAT_SIGNED_INT8:
-		return c;
-	case CU_AD_FORMAT_UNSIGNED_INT16:
-	case CU_AD_FORMAT_SIGNED_INT16:
-	case CU_AD_FORMAT_HALF:
-		return 2 * c;
-	case CU_AD_FORMAT_UNSIGNED_INT32:
-	case CU_AD_FORMAT_SIGNED_INT32:
-	case CU_AD_FORMAT_FLOAT:
-		return 4 * c;
-	default:
-		/* packed, planar or compressed formats: never less than this */
-		return LARGEST_ELEMENT;
-	}
-}
-
-/* saturating: an absurd size must fail the limit, not wrap under it */
-static uint64_t array_bytes(uint64_t w, uint64_t h, uint64_t d,
-			    CUarray_format f, unsigned int ch)
-{
-	__uint128_t b = (__uint128_t)w * (h ? h : 1) * (d ? d : 1);
-
-	b *= element_bytes(f, ch);
-	return b >> 64 ? UINT64_MAX : (uint64_t)b;
-}
-
-static uint64_t mipmap_bytes(const CUDA_ARRAY3D_DESCRIPTOR *a,
-			     unsigned int levels)
-{
-	bool layers = a->Flags & (CUDA_ARRAY3D_LAYERED | CUDA_ARRAY3D_CUBEMAP);
-	uint64_t w = a->Width, h = a->Height, d = a->Depth, sum = 0, b;
-
-	for (unsigned int l = 0; l < (levels ? levels : 1); l++) {
-		b = array_bytes(w, h, d, a->Format, a->NumChannels);
-		sum = sum + b < sum ? UINT64_MAX : sum + b;
-		w = w > 1 ? w / 2 : 1;
-		h = h > 1 ? h / 2 : h;
-		if (!layers)
-			d = d > 1 ? d / 2 : d;
-	}
-	return sum;
-}
-
-GS_EXPORT CUresult cuArrayCreate_v2(CUarray *pHandle,
-				    const CUDA_ARRAY_DESCRIPTOR *a)
-{
-	ALLOC(cuArrayCreate_v2, GS_ALLOC_ARRAY, (uint64_t)(uintptr_t)*pHandle,
-	      gs_current_dev(),
-	      a ? array_bytes(a->Width, a->Height, 1, a->Format, a->NumChannels)
-		: 0,
-	      current_ctx(), pHandle, a);
-}
-
-GS_EXPORT CUresult cuArrayCreate(CUarray *pHandle,
-				 const CUDA_ARRAY_DESCRIPTOR_v1 *a)
-{
-	ALLOC(cuArrayCreate, GS_ALLOC_ARRAY, (uint64_t)(uintptr_t)*pHandle,
-	      gs_current_dev(),
-	      a ? array_bytes(a->Width, a->Height, 1, a->Format, a->NumChannels)
-		: 0,
-	      current_ctx(), pHandle, a);
-}
-
-GS_EXPORT CUresult cuArray3DCreate_v2(CUarray *pHandle,
-				      const CUDA_ARRAY3D_DESCRIPTOR *a)
-{
-	ALLOC(cuArray3DCreate_v2, GS_ALLOC_ARRAY,
-	      (uint64_t)(uintptr_t)*pHandle, gs_current_dev(),
-	      a ? array_bytes(a->Width, a->Height, a->Depth, a->Format,
-			      a->NumChannels)
-		: 0,
-	      current_ctx(), pHandle, a);
-}
-
-GS_EXPORT CUresult cuArray3DCreate(CUarray *pHandle,
-				   const CUDA_ARRAY3D_DESCRIPTOR_v1 *a)
-{
-	ALLOC(cuArray3DCreate, GS_ALLOC_ARRAY, (uint64_t)(uintptr_t)*pHandle,
-	      gs_current_dev(),
-	      a ? array_bytes(a->Width, a->Height, a->Depth, a->Format,
-			      a->NumChannels)
-		: 0,
-	      current_ctx(), pHandle, a);
-}
-
-GS_EXPORT CUresult cuMipmappedArrayCreate(CUmipmappedArray *pHandle,
-					  const CUDA_ARRAY3D_DESCRIPTOR *a,
-					  unsigned int numMipmapLevels)
-{
-	ALLOC(cuMipmappedArrayCreate, GS_ALLOC_MIPMAP,
-	      (uint64_t)(uintptr_t)*pHandle, gs_current_dev(),
-	      a ? mipmap_bytes(a, numMipmapLevels) : 0, current_ctx(),
-	      pHandle, a, numMipmapLevels);
-}
-
-GS_EXPORT CUresult cuMipmappedArrayDestroy(CUmipmappedArray hMipmappedArray)
-{
-	FREE(cuMipmappedArrayDestroy, GS_ALLOC_MIPMAP,
-	     (uintptr_t)hMipmappedArray, hMipmappedArray);
-}
-
-GS_EXPORT CUresult cuArrayDestroy(CUarray hArray)
-{
-	FREE(cuArrayDestroy, GS_ALLOC_ARRAY, (uintptr_t)hArray, hArray);
+	      bytesize, gs_current_ctx(), dptr, bytesize, flags);
 }
 
 /*
@@ -621,19 +178,19 @@ static CUresult settle_pitch(CUresult r, int ldev, uint64_t guess,
 			     uint64_t real, uint64_t ptr, bool v1)
 {
 	if (r != CUDA_SUCCESS || ldev < 0)
-		return done(r, GS_ALLOC_PTR, ptr, ldev, guess, 0);
+		return gs_mem_done(r, GS_ALLOC_PTR, ptr, ldev, guess, 0);
 	if (real < guess) {
-		release(ldev, guess - real);
+		gs_mem_release(ldev, guess - real);
 	} else if (real > guess &&
 		   gs_mem_acquire(ldev, real - guess) != CUDA_SUCCESS) {
 		if (v1)
 			GS_REAL(cuMemFree, (CUdeviceptr_v1)ptr);
 		else
 			GS_REAL(cuMemFree_v2, ptr);
-		return done(CUDA_ERROR_OUT_OF_MEMORY, GS_ALLOC_PTR, 0, ldev,
+		return gs_mem_done(CUDA_ERROR_OUT_OF_MEMORY, GS_ALLOC_PTR, 0, ldev,
 			    guess, 0);
 	}
-	return done(r, GS_ALLOC_PTR, ptr, ldev, real, current_ctx());
+	return gs_mem_done(r, GS_ALLOC_PTR, ptr, ldev, real, gs_current_ctx());
 }
 
 static uint64_t pitch_guess(uint64_t width, uint64_t height)
@@ -653,7 +210,7 @@ GS_EXPORT CUresult cuMemAllocPitch_v2(CUdeviceptr *dptr, size_t *pPitch,
 		return GS_REAL(cuMemAllocPitch_v2, dptr, pPitch, WidthInBytes,
 			       Height, ElementSizeBytes);
 	ldev = gs_current_dev();
-	r = admit(ldev, guess);
+	r = gs_mem_admit(ldev, guess);
 	if (r != CUDA_SUCCESS)
 		return r;
 	r = GS_REAL(cuMemAllocPitch_v2, dptr, pPitch, WidthInBytes, Height,
@@ -676,7 +233,7 @@ GS_EXPORT CUresult cuMemAllocPitch(CUdeviceptr_v1 *dptr, unsigned int *pPitch,
 		return GS_REAL(cuMemAllocPitch, dptr, pPitch, WidthInBytes,
 			       Height, ElementSizeBytes);
 	ldev = gs_current_dev();
-	r = admit(ldev, guess);
+	r = gs_mem_admit(ldev, guess);
 	if (r != CUDA_SUCCESS)
 		return r;
 	r = GS_REAL(cuMemAllocPitch, dptr, pPitch, WidthInBytes, Height,
@@ -684,35 +241,6 @@ GS_EXPORT CUresult cuMemAllocPitch(CUdeviceptr_v1 *dptr, unsigned int *pPitch,
 	return settle_pitch(r, ldev, guess,
 			    r == CUDA_SUCCESS ? (uint64_t)*pPitch * Height : 0,
 			    r == CUDA_SUCCESS ? *dptr : 0, true);
-}
-
-/*
- * Graph memory: a node's memory is allocated by the graph's launches and
- * kept for it by the driver, so it is reserved when the node is made
- * (cuGraphAddMemAllocNode, or cuMemAllocAsync on a capturing stream) and
- * released when the graph is destroyed.
- */
-GS_EXPORT CUresult cuGraphAddMemAllocNode(CUgraphNode *phGraphNode,
-					  CUgraph hGraph,
-					  const CUgraphNode *dependencies,
-					  size_t numDependencies,
-					  CUDA_MEM_ALLOC_NODE_PARAMS *p)
-{
-	ALLOC(cuGraphAddMemAllocNode, GS_ALLOC_GRAPH, p->dptr,
-	      p && p->poolProps.location.type == CU_MEM_LOCATION_TYPE_DEVICE
-		      ? gs_ledger_dev(p->poolProps.location.id)
-		      : -1,
-	      p ? p->bytesize : 0, (uint64_t)(uintptr_t)hGraph, phGraphNode,
-	      hGraph, dependencies, numDependencies, p);
-}
-
-GS_EXPORT CUresult cuGraphDestroy(CUgraph hGraph)
-{
-	CUresult r = GS_REAL(cuGraphDestroy, hGraph);
-
-	if (r == CUDA_SUCCESS && gs_enforcing())
-		drop_owner(GS_ALLOC_GRAPH, (uint64_t)(uintptr_t)hGraph);
-	return r;
 }
 
 GS_EXPORT CUresult cuMemFree_v2(CUdeviceptr dptr)
