@@ -39,7 +39,7 @@ GS_HIDDEN int gs_locate(char *dir, size_t len, char *looked, size_t llen);
 	X(cuModuleUnload) X(cuGraphExecDestroy)                              \
 	GS_CUDA_WRAPPED_MEM(X)
 
-/* memory.c's: what frees or holds device memory besides alloc and free */
+/* memory*.c's: what frees or holds device memory besides alloc and free */
 #define GS_CUDA_WRAPPED_MEM(X)                                              \
 	X(cuMemMap) X(cuMemUnmap) X(cuMemPoolCreate) X(cuMemPoolDestroy)     \
 	X(cuCtxDestroy_v2) X(cuCtxDestroy) X(cuDevicePrimaryCtxRelease_v2)   \
@@ -161,7 +161,7 @@ GS_HIDDEN int gs_map_drop_owner(int kind, uint64_t owner,
 				uint64_t bytes[GS_LEDGER_MAX_DEVICES]);
 GS_HIDDEN void gs_map_reset(void);
 
-/* memory.c */
+/* memory.c (the steps all memory wrappers share are in memory.h) */
 GS_HIDDEN CUresult gs_mem_acquire(int ldev, uint64_t bytes);
 GS_HIDDEN void gs_mem_unacquire(int ldev, uint64_t bytes);
 
