@@ -17,6 +17,8 @@ import type { UnitGpuSettings } from '../config/index.js';
 import type { ContainerInfo, ContainerSettings, ContainerSpec } from './protocol.js';
 import { Records, isAlive, processRef, type ContainerRecord, type ProcessRef } from './records.js';
 import type { Logger } from '../log.js';
+import { SerialQueues } from './serial.js';
+import { openUnitCgroup } from './units.js';
 
 export interface Container {
   name: string;
@@ -63,8 +65,8 @@ export class Containers {
   /** names being created or attached, with their settings: taken synchronously, so two
    * requests cannot share a name, and counted by admission before they exist */
   private readonly pending = new Map<string, ContainerSettings | null>();
-  /** one chain of operations per name: setup, settings changes and removal never overlap */
-  private readonly chains = new Map<string, Promise<unknown>>();
+  /** one queue of operations per name: setup, settings changes and removal never overlap */
+  private readonly queues = new SerialQueues();
   private readonly retries = new Set<NodeJS.Timeout>();
   private closing = false;
   private readonly watchers = new Map<string, { close(): void }>();
@@ -93,17 +95,6 @@ export class Containers {
     return [...this.all().filter((c) => c !== except).map((c) => c.settings), ...pending];
   }
 
-  /** Runs fn after every earlier operation on the same name. */
-  private serial<T>(name: string, fn: () => Promise<T>): Promise<T> {
-    const run = (this.chains.get(name) ?? Promise.resolve()).then(fn, fn);
-    const tail = run.catch(() => {});
-    this.chains.set(name, tail);
-    void tail.then(() => {
-      if (this.chains.get(name) === tail) this.chains.delete(name);
-    });
-    return run;
-  }
-
   private refuseWhenClosing(): void {
     if (this.closing) throw new GpusliceError('GS_ERR_API_UNAVAILABLE', 'the daemon is stopping; try again when it is back');
   }
@@ -123,7 +114,7 @@ export class Containers {
     this.admit(settings, this.others());
     this.pending.set(name, settings);
     try {
-      return await this.serial(name, () => this.createLocked(name, spec, settings));
+      return await this.queues.run(name, () => this.createLocked(name, spec, settings));
     } finally {
       this.pending.delete(name);
     }
@@ -168,14 +159,14 @@ export class Containers {
     }
     this.pending.set(unit, null);
     try {
-      return await this.serial(unit, () => this.attachLocked(unit, path, unitSettings, adopted));
+      return await this.queues.run(unit, () => this.attachLocked(unit, path, unitSettings, adopted));
     } finally {
       this.pending.delete(unit);
     }
   }
 
   private async attachLocked(unit: string, path: string, unitSettings: UnitGpuSettings, adopted?: ContainerSettings): Promise<Container> {
-    const tree = await this.openExternal(path);
+    const tree = await openUnitCgroup(this.tree, path);
     const id = await tree.root.id();
     const existing = this.byName.get(unit);
     if (existing) {
@@ -210,21 +201,6 @@ export class Containers {
     return c;
   }
 
-  private async openExternal(cgroupPath: string): Promise<CgroupTree> {
-    const rel = cgroupPath.replace(/^\/+/, '');
-    if (rel === '' || rel.split('/').some((p) => p === '..' || p === '.')) {
-      throw new GpusliceError('GS_ERR_CGROUP_PATH_ESCAPE', `cannot attach cgroup ${cgroupPath}: give a path below the cgroup2 root, as /proc/self/cgroup shows it`, { value: cgroupPath });
-    }
-    if (this.tree.fromCgroupPath(cgroupPath)) {
-      throw new GpusliceError('GS_ERR_INVALID_ARGUMENT', `cgroup ${cgroupPath} is inside the managed subtree; only cgroups systemd owns are attached`, { value: cgroupPath });
-    }
-    const probe = `${this.tree.mount}/${rel}`;
-    if (!(await stat(probe).then((st) => st.isDirectory(), () => false))) {
-      throw new GpusliceError('GS_ERR_CGROUP_READ', `cgroup ${cgroupPath} does not exist (${probe})`, { path: probe });
-    }
-    return CgroupTree.open({ mount: this.tree.mount, root: rel });
-  }
-
   /** Runs every enforcer and arms the watch; on failure undoes the container (fail closed). */
   private async enforce(c: Container): Promise<void> {
     this.byName.set(c.name, c);
@@ -249,7 +225,7 @@ export class Containers {
    * newer container that took the same name.
    */
   remove(name: string, reason: string, only?: Container): Promise<void> {
-    return this.serial(name, () => this.removeLocked(name, reason, only));
+    return this.queues.run(name, () => this.removeLocked(name, reason, only));
   }
 
   private async removeLocked(name: string, reason: string, only?: Container): Promise<void> {
@@ -295,7 +271,7 @@ export class Containers {
    * resolve keeps its old ones: nothing is left unenforced.
    */
   async reapply(): Promise<void> {
-    for (const c of this.all()) await this.serial(c.name, () => this.reapplyLocked(c));
+    for (const c of this.all()) await this.queues.run(c.name, () => this.reapplyLocked(c));
   }
 
   /** Returns false when the container had to keep its previous settings. */
@@ -335,7 +311,7 @@ export class Containers {
     for (const c of this.all()) {
       if (!c.unit) continue;
       const unit = c.unit;
-      await this.serial(c.name, async () => {
+      await this.queues.run(c.name, async () => {
         if (this.byName.get(c.name) !== c) return;
         let settings: UnitGpuSettings;
         try {
@@ -403,7 +379,7 @@ export class Containers {
         else await cg.remove({ kill: false }).catch((err) => this.log.warn({ cgroup: cg.path, err }, 'cannot remove an empty leftover cgroup'));
         continue;
       }
-      await this.serial(name, () => this.adoptOne(cg, rec, populated)).catch((err) => {
+      await this.queues.run(name, () => this.adoptOne(cg, rec, populated)).catch((err) => {
         this.log.error({ container: name, err }, 'cannot adopt the container; its previous enforcement (pinned gate, ledger) stays');
       });
     }
@@ -505,7 +481,7 @@ export class Containers {
     clearInterval(this.ownerTimer);
     for (const t of this.retries) clearTimeout(t);
     this.retries.clear();
-    while (this.chains.size > 0) await Promise.allSettled([...this.chains.values()]);
+    await this.queues.idle();
     for (const w of this.watchers.values()) w.close();
     this.watchers.clear();
     for (const e of this.enforcers) await e.close?.();

@@ -2,7 +2,9 @@
 // systemd's precedence. A unit whose drop-ins have errors is refused, so it does
 // not start (its ExecStartPre fails) rather than run with settings it did not ask for.
 import { resolveUnit, formatIssue, type UnitGpuSettings } from '../config/index.js';
+import { stat } from 'node:fs/promises';
 import { GpusliceError } from '../errors.js';
+import { CgroupTree } from '../cgroups/index.js';
 
 export async function unitSettings(unit: string, root?: string): Promise<UnitGpuSettings> {
   const r = await resolveUnit(unit, { root });
@@ -14,4 +16,24 @@ export async function unitSettings(unit: string, root?: string): Promise<UnitGpu
     });
   }
   return r.settings;
+}
+
+/**
+ * Opens a unit's cgroup, given as /proc/PID/cgroup shows it, as a tree of its own:
+ * it must exist, lie below the cgroup2 root and outside the managed subtree (a
+ * unit's cgroup is systemd's, never one of ours).
+ */
+export async function openUnitCgroup(managed: CgroupTree, cgroupPath: string): Promise<CgroupTree> {
+  const rel = cgroupPath.replace(/^\/+/, '');
+  if (rel === '' || rel.split('/').some((p) => p === '..' || p === '.')) {
+    throw new GpusliceError('GS_ERR_CGROUP_PATH_ESCAPE', `cannot attach cgroup ${cgroupPath}: give a path below the cgroup2 root, as /proc/self/cgroup shows it`, { value: cgroupPath });
+  }
+  if (managed.fromCgroupPath(cgroupPath)) {
+    throw new GpusliceError('GS_ERR_INVALID_ARGUMENT', `cgroup ${cgroupPath} is inside the managed subtree; only cgroups systemd owns are attached`, { value: cgroupPath });
+  }
+  const probe = `${managed.mount}/${rel}`;
+  if (!(await stat(probe).then((st) => st.isDirectory(), () => false))) {
+    throw new GpusliceError('GS_ERR_CGROUP_READ', `cgroup ${cgroupPath} does not exist (${probe})`, { path: probe });
+  }
+  return CgroupTree.open({ mount: managed.mount, root: rel });
 }
