@@ -4,17 +4,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { need } from '../helpers/capabilities.js';
-import { startTestDaemon, cleanupDaemon } from '../helpers/daemon.js';
+import { startTestDaemon, cleanupDaemon, daemonForTest } from '../helpers/daemon.js';
 import { noContainers, request } from '../helpers/api.js';
 import { findCgroup2Mount } from '../../src/cgroups/index.js';
 
 test('two guarantees that do not fit together are not both admitted, however close they come', async (t) => {
   if (!need(t, 'root', 'cgroup2', 'bpf')) return;
-  const d = await startTestDaemon();
-  t.after(async () => {
-    await d.stop();
-    cleanupDaemon(d, findCgroup2Mount());
-  });
+  const d = await daemonForTest(t);
   const sock = join(d.stateDir, 'api.sock');
   for (let round = 0; round < 3; round++) {
     const answers = await Promise.all(['a', 'b'].map((n) => request(sock, { method: 'create', params: { name: `${n}${round}`, gpus: [0], compute: 0.6 } })));

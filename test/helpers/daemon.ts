@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pinDirFor } from '../../src/daemon/enforce-gate.js';
+import { findCgroup2Mount } from '../../src/cgroups/index.js';
 
 export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
@@ -92,6 +93,16 @@ export function cleanupDaemon(d: TestDaemon, mount: string): void {
     spawnSync('/bin/sh', ['-c', `for f in $(find "${root}" -name cgroup.kill); do echo 1 > "$f"; done; sleep 0.2; find "${root}" -depth -type d -exec rmdir {} \\; 2>/dev/null`]);
   }
   rmSync(d.stateDir, { recursive: true, force: true });
+}
+
+/** A test daemon stopped and cleaned up when the test ends. */
+export async function daemonForTest(t: { after: (fn: () => Promise<void>) => void }, opts: TestDaemonOptions = {}): Promise<TestDaemon> {
+  const d = await startTestDaemon(opts);
+  t.after(async () => {
+    await d.stop();
+    cleanupDaemon(d, findCgroup2Mount());
+  });
+  return d;
 }
 
 export interface CliResult {

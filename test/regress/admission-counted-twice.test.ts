@@ -5,17 +5,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { need } from '../helpers/capabilities.js';
-import { startTestDaemon, cleanupDaemon } from '../helpers/daemon.js';
+import { daemonForTest } from '../helpers/daemon.js';
 import { noContainers, request } from '../helpers/api.js';
-import { findCgroup2Mount } from '../../src/cgroups/index.js';
 
 test('guarantees that fit together are all admitted, however close they come', async (t) => {
   if (!need(t, 'root', 'cgroup2', 'bpf')) return;
-  const d = await startTestDaemon();
-  t.after(async () => {
-    await d.stop();
-    cleanupDaemon(d, findCgroup2Mount());
-  });
+  const d = await daemonForTest(t);
   const sock = join(d.stateDir, 'api.sock');
   for (let round = 0; round < 5; round++) {
     // staggered, so one container's set-up is in flight while the next is admitted
