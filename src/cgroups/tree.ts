@@ -11,6 +11,8 @@ export interface OpenOptions {
   mount?: string;
   /** the managed root, relative to the mount: "gpuslice" or "system.slice/gpuslice.service/payload" */
   root: string;
+  /** make the root if missing (default); false for a cgroup someone else owns, such as a unit's */
+  create?: boolean;
 }
 
 export class CgroupTree {
@@ -46,7 +48,7 @@ export class CgroupTree {
       });
     }
     // the mount-level view exists only to create the managed root
-    await new CgroupFs(mount).mkdir(parts.join('/'));
+    if (opts.create ?? true) await new CgroupFs(mount).mkdir(parts.join('/'));
     return new CgroupTree(mount, parts.join('/'));
   }
 

@@ -51,8 +51,10 @@ export async function daemonCommand(argv: string[]): Promise<number> {
     policy.close();
     throw err;
   }
-  // a change that came while containers were being adopted found no daemon to apply to
+  // a change that came while containers were being adopted found no daemon to apply
+  // to, and units adopted with their recorded settings may have new drop-ins
   await daemon.containers.reapply().catch((err) => log.error({ err }, 'applying the policy failed'));
+  await daemon.containers.refreshUnits((unit) => unitSettings(unit, unitRoot)).catch((err) => log.error({ err }, 'applying the units\' settings failed'));
   await new Promise<void>((resolve) => {
     const stop = (sig: string) => {
       log.info({ signal: sig }, 'stopping');

@@ -271,7 +271,22 @@ export class Containers {
    * resolve keeps its old ones: nothing is left unenforced.
    */
   async reapply(): Promise<void> {
-    for (const c of this.all()) await this.queues.run(c.name, () => this.reapplyLocked(c));
+    await this.eachQueued(async (c) => void (await this.reapplyLocked(c)));
+  }
+
+  /**
+   * Runs fn on every container in its own queue, including those still being set
+   * up: their settings were resolved before a change that came meanwhile, so they
+   * are visited once their set-up is done.
+   */
+  private async eachQueued(fn: (c: Container) => Promise<void>): Promise<void> {
+    const names = new Set([...this.byName.keys(), ...this.pending.keys()]);
+    for (const name of names) {
+      await this.queues.run(name, async () => {
+        const c = this.byName.get(name);
+        if (c) await fn(c);
+      }).catch((err) => this.log.error({ container: name, err }, 'cannot apply the change to this container'));
+    }
   }
 
   /** Returns false when the container had to keep its previous settings. */
@@ -308,25 +323,22 @@ export class Containers {
    * what it has, and the errors are logged.
    */
   async refreshUnits(read: (unit: string) => Promise<UnitGpuSettings>): Promise<void> {
-    for (const c of this.all()) {
-      if (!c.unit) continue;
+    await this.eachQueued(async (c) => {
       const unit = c.unit;
-      await this.queues.run(c.name, async () => {
-        if (this.byName.get(c.name) !== c) return;
-        let settings: UnitGpuSettings;
-        try {
-          settings = await read(unit.name);
-        } catch (err) {
-          this.log.warn({ container: c.name, err: (err as Error).message }, 'the unit\'s drop-ins do not parse; it keeps its settings');
-          return;
-        }
-        if (JSON.stringify(settings) === JSON.stringify(unit.settings)) return;
-        const before = unit.settings;
-        unit.settings = settings;
-        if (!(await this.reapplyLocked(c))) unit.settings = before;
-        else await this.persist(c).catch((err) => this.log.error({ container: c.name, err }, 'cannot record the unit\'s new settings'));
-      });
-    }
+      if (!unit) return;
+      let settings: UnitGpuSettings;
+      try {
+        settings = await read(unit.name);
+      } catch (err) {
+        this.log.warn({ container: c.name, err: (err as Error).message }, 'the unit\'s drop-ins do not parse; it keeps its settings');
+        return;
+      }
+      if (JSON.stringify(settings) === JSON.stringify(unit.settings)) return;
+      const before = unit.settings;
+      unit.settings = settings;
+      if (!(await this.reapplyLocked(c))) unit.settings = before;
+      else await this.persist(c).catch((err) => this.log.error({ container: c.name, err }, 'cannot record the unit\'s new settings'));
+    });
   }
 
   private placeOf(c: Container): Place {
@@ -406,14 +418,7 @@ export class Containers {
   }
 
   private async adoptOne(cg: Cgroup, rec: ContainerRecord, populated: boolean): Promise<void> {
-    let settings: ContainerSettings;
-    try {
-      settings = this.resolve(rec.spec, { cgroupPath: cg.cgroupPath, name: cg.name });
-    } catch (err) {
-      if (!rec.settings) throw err;
-      settings = rec.settings;
-      this.log.warn({ container: cg.name, err }, 'the policy no longer resolves for this container; it keeps the settings it had');
-    }
+    const settings = this.adoptedSettings(cg, rec);
     const c: Container = {
       name: cg.name,
       cgroup: cg,
@@ -434,14 +439,34 @@ export class Containers {
         const env = await e.apply(c);
         if (env) Object.assign(c.env, env);
       }
-    } finally {
-      // watched even if an enforcer failed: it still goes when it empties
-      await this.watch(c);
+    } catch (err) {
+      // it runs already: it is watched, and its owner too, all the same
+      this.log.error({ container: c.name, err }, 'cannot re-enforce the adopted container; its previous enforcement (pinned gate, ledger) stays');
     }
+    await this.watch(c);
     if (c.owner) this.orphans.add(c);
     this.log.info({ container: c.name }, 'container adopted');
     // it may have emptied before the watch was armed
     if (!(await cg.events().catch(() => ({ populated: false }))).populated) await this.removeLocked(c.name, 'emptied while being adopted', c);
+  }
+
+  /**
+   * What an adopted container runs with: the policy's settings if they resolve and
+   * fit beside the containers adopted before it; else those it had (admitted by the
+   * previous daemon). It is running already, so it is never refused.
+   */
+  private adoptedSettings(cg: Cgroup, rec: ContainerRecord): ContainerSettings {
+    let resolved: ContainerSettings | undefined;
+    try {
+      resolved = this.resolve(rec.spec, { cgroupPath: cg.cgroupPath, name: cg.name });
+      this.admit(resolved, this.others());
+      return resolved;
+    } catch (err) {
+      const kept = rec.settings ?? resolved;
+      if (!kept) throw err;
+      this.log.warn({ container: cg.name, err }, 'the policy no longer resolves or fits for this container; it keeps the settings it had');
+      return kept;
+    }
   }
 
   /** The owner of an adopted container talks to no one now: its exit ends the container. */
@@ -465,6 +490,8 @@ export class Containers {
     const w = c.unit
       ? await watchRemoval(this.tree.mount, c.cgroup, () => void cgroupGone(c.cgroup, c.id).then((gone) => gone && end('cgroup removed by systemd')))
       : await watchEmpty(c.cgroup, () => end('cgroup emptied'));
+    // an FSWatcher's 'error' with no listener would take the whole daemon down
+    w.on('error', (err) => this.log.error({ container: c.name, err }, 'the container\'s inotify watch failed; its end is seen at the next daemon start'));
     this.watchers.get(c.name)?.close();
     if (this.closing || this.byName.get(c.name) !== c) {
       w.close();

@@ -45,9 +45,10 @@ function handler(tree: CgroupTree, containers: Containers, resolveUnit: DaemonOp
         return containers.info(c);
       }
       case 'remove': {
-        const c = containers.get(req.params.name);
-        if (c) session.owned.delete(c);
-        await containers.remove(req.params.name, 'removed on request');
+        // a session removes its own container, never a newer one that took the name
+        const own = [...(session.owned as Set<Container>)].find((c) => c.name === req.params.name);
+        if (own) session.owned.delete(own);
+        await containers.remove(req.params.name, 'removed on request', own);
         return { removed: req.params.name };
       }
       case 'attach': {

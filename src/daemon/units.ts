@@ -35,5 +35,7 @@ export async function openUnitCgroup(managed: CgroupTree, cgroupPath: string): P
   if (!(await stat(probe).then((st) => st.isDirectory(), () => false))) {
     throw new GpusliceError('GS_ERR_CGROUP_READ', `cgroup ${cgroupPath} does not exist (${probe})`, { path: probe });
   }
-  return CgroupTree.open({ mount: managed.mount, root: rel });
+  // never made here: one that went since the check fails the attach instead of
+  // coming back as a cgroup no one would remove
+  return CgroupTree.open({ mount: managed.mount, root: rel, create: false });
 }

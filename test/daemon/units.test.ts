@@ -1,48 +1,14 @@
 // systemd units as containers: the generator adds `gpuslice attach` to units with an
 // [X-GPUSlice] section, and attach gates the unit's own cgroup before ExecStart.
-import { test, type TestContext } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, rmSync, existsSync, cpSync, rmdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { need } from '../helpers/capabilities.js';
-import { startTestDaemon, cleanupDaemon, runCli, waitUntil, uniqueName, CLI } from '../helpers/daemon.js';
-import { findCgroup2Mount } from '../../src/cgroups/index.js';
-
-function unitTree(): string {
-  const root = mkdtempSync(join(tmpdir(), 'gs-units-'));
-  const etc = join(root, 'etc/systemd/system');
-  const lib = join(root, 'usr/lib/systemd/system');
-  mkdirSync(join(etc, 'web.service.d'), { recursive: true });
-  mkdirSync(lib, { recursive: true });
-  writeFileSync(join(etc, 'train.service'), '[Service]\nExecStart=/bin/true\n[X-GPUSlice]\nGPUs=0\nGPUMemoryMax=1G\n');
-  writeFileSync(join(lib, 'web.service'), '[Service]\nExecStart=/bin/true\n');
-  writeFileSync(join(etc, 'web.service.d/50-gpu.conf'), '[X-GPUSlice]\nGPUs=1\n');
-  writeFileSync(join(lib, 'plain.service'), '[Service]\nExecStart=/bin/true\n');
-  writeFileSync(join(lib, 'worker@.service'), '[Service]\nExecStart=/bin/true\n[X-GPUSlice]\nGPUs=none\n');
-  writeFileSync(join(etc, 'bad.service'), '[Service]\nExecStart=/bin/true\n[X-GPUSlice]\nGPUs=0\nGPUComputeWeight=0\n');
-  return root;
-}
-
-/** A daemon reading units from a tree of its own, and an empty cgroup for the unit, as systemd makes it. */
-async function unitWorld(t: TestContext, unit: string) {
-  const mount = findCgroup2Mount();
-  const root = unitTree();
-  t.after(() => rmSync(root, { recursive: true, force: true }));
-  const d = await startTestDaemon({ args: ['--unit-root', root] });
-  const slice = uniqueName('gs-ext') + '.slice';
-  const cg = join(mount, slice, unit);
-  mkdirSync(cg, { recursive: true });
-  t.after(async () => {
-    await d.stop();
-    spawnSync('/bin/sh', ['-c', `echo 1 > ${cg}/cgroup.kill 2>/dev/null; sleep 0.2; rmdir ${cg} ${join(mount, slice)}`]);
-    cleanupDaemon(d, mount);
-  });
-  const node = (i: number) => join(d.stateDir, 'simgpu/dev', `nvidia${i}`);
-  const inUnit = (script: string) => spawnSync('/bin/sh', ['-c', `echo 0 > ${cg}/cgroup.procs && ${script}`], { encoding: 'utf8' });
-  return { root, d, slice, cg, node, inUnit };
-}
+import { runCli, waitUntil, CLI } from '../helpers/daemon.js';
+import { unitTree, unitWorld } from '../helpers/units.js';
 
 test('the generator adds gpuslice to exactly the services with [X-GPUSlice], and systemd accepts it', async (t) => {
   const root = unitTree();
