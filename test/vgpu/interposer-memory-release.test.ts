@@ -22,8 +22,11 @@ for (const entry of ENTRIES) {
     assert.equal(r.twice, null);
     assert.equal(r.used_one_mapping, 256 * MiB);
     assert.equal(r.used_no_mapping, 0);
+    // one range striped over four handles, unmapped in one call: all four go
+    assert.deepEqual([r.striped, r.used_striped, r.used_striped_unmapped], [null, GiB, 0]);
     const u = await readUsage(led);
     assert.equal(u.devices[0].memoryPeakBytes, GiB);
+    assert.equal(u.devices[0].memoryBytes, 0);
   });
 }
 
@@ -32,6 +35,7 @@ test('simgpu alone keeps a released, mapped handle too (the interposer test is f
   const r = await scenario(['vmm-release', '--alloc', '4G', '--chunk', '256M'], bare(sim.env(null)));
   assert.equal(r.error, 'CUDA_ERROR_OUT_OF_MEMORY');
   assert.deepEqual([r.used_mapped, r.used_unmapped, r.used_one_mapping, r.used_no_mapping], [GiB, 0, 256 * MiB, 0]);
+  assert.deepEqual([r.striped, r.used_striped, r.used_striped_unmapped], [null, GiB, 0]);
 });
 
 for (const entry of ENTRIES) {

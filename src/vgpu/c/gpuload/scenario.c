@@ -12,7 +12,9 @@
  *   vmm-release    cuMemCreate + AddressReserve + Map, then cuMemRelease
  *                  at once (as NVIDIA's samples do), until --alloc or a
  *                  failure; then everything unmapped; then one handle
- *                  mapped twice, released, unmapped one mapping at a time
+ *                  mapped twice, released, unmapped one mapping at a time;
+ *                  then one range striped over 4 handles of --chunk (as
+ *                  NVIDIA's multi-device samples do), unmapped in one call
  *   ctx            --chunk allocated in a created context, destroyed; in
  *                  the primary context, released for the last time; and
  *                  again, reset: "used" after each
@@ -88,6 +90,42 @@ static CUresult vmm_one(const struct gl_driver *d, size_t size,
 	return r;
 }
 
+#define STRIPES 4
+
+/* "striped":E|null,"used_striped":N,"used_striped_unmapped":N */
+static const char *striped(const struct gl_driver *d, size_t chunk)
+{
+	static char out[160];
+	CUmemAllocationProp prop = {
+		.type = CU_MEM_ALLOCATION_TYPE_PINNED,
+		.location = { .type = CU_MEM_LOCATION_TYPE_DEVICE, .id = 0 },
+	};
+	CUmemGenericAllocationHandle h;
+	long long mapped, unmapped;
+	CUdeviceptr va = 0;
+	CUresult r;
+
+	r = d->MemAddressReserve(&va, STRIPES * chunk, 0, 0, 0);
+	for (int i = 0; !r && i < STRIPES; i++) {
+		r = d->MemCreate(&h, chunk, &prop, 0);
+		if (r)
+			break;
+		r = d->MemMap(va + i * chunk, chunk, 0, h, 0);
+		d->MemRelease(h);
+	}
+	mapped = used(d);
+	if (!r)
+		r = d->MemUnmap(va, STRIPES * chunk);
+	unmapped = used(d);
+	if (va)
+		d->MemAddressFree(va, STRIPES * chunk);
+	snprintf(out, sizeof(out),
+		 "\"striped\":%s,\"used_striped\":%lld,"
+		 "\"used_striped_unmapped\":%lld",
+		 err(d, r), mapped, unmapped);
+	return out;
+}
+
 static void vmm_release(const struct gl_driver *d, const struct gl_options *o)
 {
 	CUdeviceptr va[MAX_VMM], two[2];
@@ -128,9 +166,9 @@ static void vmm_release(const struct gl_driver *d, const struct gl_options *o)
 	none = used(d);
 	printf("{\"allocated\":%zu,\"error\":%s,\"used_mapped\":%lld,"
 	       "\"used_unmapped\":%lld,\"twice\":%s,\"used_one_mapping\":%lld,"
-	       "\"used_no_mapping\":%lld}\n",
+	       "\"used_no_mapping\":%lld,%s}\n",
 	       (size_t)(mapped >= 0 ? mapped : 0), err(d, r), mapped, unmapped,
-	       err(d, r2), one, none);
+	       err(d, r2), one, none, striped(d, o->chunk));
 }
 
 static CUresult fill(const struct gl_driver *d, size_t chunk, int n)

@@ -181,19 +181,30 @@ bool gs_map_handle_mapped(uint64_t handle)
 	return s != NULL;
 }
 
-bool gs_map_handle_unmapped(uint64_t handle, uint64_t *size, int *ldev)
+int gs_map_unmap_range(uint64_t lo, uint64_t hi,
+		       uint64_t bytes[GS_LEDGER_MAX_DEVICES])
 {
-	struct slot *s;
-	bool gone = false;
+	struct slot *h;
+	int n = 0;
 
 	pthread_mutex_lock(&lock);
-	s = find(GS_ALLOC_HANDLE, handle);
-	if (s && s->maps && --s->maps == 0 && s->released) {
-		take(s, size, ldev);
-		gone = true;
+	for (size_t i = 0; i < cap; i++) {
+		struct slot *m = &tab[i];
+
+		if (m->key <= TOMB || m->kind != GS_ALLOC_MAPPING ||
+		    m->key < lo || m->key >= hi)
+			continue;
+		m->key = TOMB;
+		h = find(GS_ALLOC_HANDLE, m->size);
+		if (h && h->maps && --h->maps == 0 && h->released) {
+			if (h->ldev >= 0 && h->ldev < GS_LEDGER_MAX_DEVICES)
+				bytes[h->ldev] += h->size;
+			h->key = TOMB;
+			n++;
+		}
 	}
 	pthread_mutex_unlock(&lock);
-	return gone;
+	return n;
 }
 
 bool gs_map_handle_released(uint64_t handle, uint64_t *size, int *ldev)

@@ -53,15 +53,15 @@ GS_EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
 	return r;
 }
 
+/* one call may unmap several mappings laid side by side (a range striped
+ * over a handle per device): every one of them goes */
 GS_EXPORT CUresult cuMemUnmap(CUdeviceptr ptr, size_t size)
 {
+	uint64_t bytes[GS_LEDGER_MAX_DEVICES] = { 0 };
 	CUresult r = GS_REAL(cuMemUnmap, ptr, size);
-	uint64_t handle, bytes;
-	int ldev;
 
 	if (r == CUDA_SUCCESS && gs_enforcing() &&
-	    gs_map_take(GS_ALLOC_MAPPING, ptr, &handle, &ldev) &&
-	    gs_map_handle_unmapped(handle, &bytes, &ldev))
-		gs_mem_release(ldev, bytes);
+	    gs_map_unmap_range(ptr, ptr + (size ? size : 1), bytes))
+		gs_mem_release_each(bytes);
 	return r;
 }

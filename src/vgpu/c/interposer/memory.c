@@ -136,15 +136,19 @@ CUresult gs_mem_freed(CUresult r, int kind, uint64_t key)
 	return r;
 }
 
+void gs_mem_release_each(const uint64_t bytes[GS_LEDGER_MAX_DEVICES])
+{
+	for (int d = 0; d < GS_LEDGER_MAX_DEVICES; d++)
+		if (bytes[d])
+			gs_mem_release(d, bytes[d]);
+}
+
 void gs_mem_drop_owner(int kind, uint64_t owner)
 {
 	uint64_t bytes[GS_LEDGER_MAX_DEVICES] = { 0 };
 
-	if (!gs_map_drop_owner(kind, owner, bytes))
-		return;
-	for (int d = 0; d < GS_LEDGER_MAX_DEVICES; d++)
-		if (bytes[d])
-			gs_mem_release(d, bytes[d]);
+	if (gs_map_drop_owner(kind, owner, bytes))
+		gs_mem_release_each(bytes);
 }
 
 GS_EXPORT CUresult cuMemAlloc_v2(CUdeviceptr *dptr, size_t bytesize)

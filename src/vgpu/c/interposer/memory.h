@@ -10,6 +10,8 @@
 
 GS_HIDDEN uint64_t gs_current_ctx(void);
 GS_HIDDEN void gs_mem_release(int ldev, uint64_t bytes);
+/* bytes[d] on each device d */
+GS_HIDDEN void gs_mem_release_each(const uint64_t bytes[GS_LEDGER_MAX_DEVICES]);
 /* reserve, and room in the map, before the driver is called */
 GS_HIDDEN CUresult gs_mem_admit(int ldev, uint64_t bytes);
 /* after the driver answered: remember what to release, or give it back */

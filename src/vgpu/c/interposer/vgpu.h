@@ -151,8 +151,10 @@ GS_HIDDEN bool gs_map_take(int kind, uint64_t key, uint64_t *size, int *ldev);
 GS_HIDDEN bool gs_map_get(int kind, uint64_t key, uint64_t *size, int *ldev);
 /* a VMM handle's mappings: the bytes go when released and unmapped */
 GS_HIDDEN bool gs_map_handle_mapped(uint64_t handle);
-GS_HIDDEN bool gs_map_handle_unmapped(uint64_t handle, uint64_t *size,
-				      int *ldev);
+/* the mappings at VAs in [lo, hi) go; each released handle left with no
+ * mapping adds its bytes to bytes[ldev]; returns how many handles went */
+GS_HIDDEN int gs_map_unmap_range(uint64_t lo, uint64_t hi,
+				 uint64_t bytes[GS_LEDGER_MAX_DEVICES]);
 GS_HIDDEN bool gs_map_handle_released(uint64_t handle, uint64_t *size,
 				      int *ldev);
 /* forget every entry of `kind` (0: pointers and arrays) owned by `owner`,

@@ -198,17 +198,36 @@ SIM_EXPORT CUresult cuMemMap(CUdeviceptr ptr, size_t size, size_t offset,
 	return CUDA_SUCCESS;
 }
 
+/*
+ * One call may unmap several mappings laid side by side, as NVIDIA's
+ * multi-device samples do with a range striped over a handle per device;
+ * the range must start and end on mapping boundaries.
+ */
 SIM_EXPORT CUresult cuMemUnmap(CUdeviceptr ptr, size_t size)
 {
-	struct sim_alloc_entry *e = sim_table_remove(ptr, SIM_ALLOC_MAPPED);
+	CUdeviceptr p, base, end;
+	struct sim_alloc_entry *e;
+	size_t len;
 
-	if (!e)
+	if (!sim_table_range(ptr, &base, &len) || base != ptr)
 		return CUDA_ERROR_INVALID_VALUE;
-	/* back to a reservation: the range stays ours until AddressFree */
-	mmap((void *)(uintptr_t)ptr, size ? size : e->len, PROT_NONE,
-	     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
-	handle_put(e->handle);
-	free(e);
+	end = ptr + (size ? size : len);
+	for (p = ptr; p < end; p += len)
+		if (!sim_table_range(p, &base, &len) || base != p ||
+		    p + len > end)
+			return CUDA_ERROR_INVALID_VALUE;
+	for (p = ptr; p < end; p += len) {
+		e = sim_table_remove(p, SIM_ALLOC_MAPPED);
+		if (!e)
+			return CUDA_ERROR_INVALID_VALUE;
+		len = e->len;
+		/* back to a reservation: the range stays ours until AddressFree */
+		mmap((void *)(uintptr_t)p, len, PROT_NONE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1,
+		     0);
+		handle_put(e->handle);
+		free(e);
+	}
 	return CUDA_SUCCESS;
 }
 
