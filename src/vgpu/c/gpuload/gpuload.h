@@ -131,6 +131,7 @@ struct gl_options {
 	bool per_thread; /* ask cuGetProcAddress for _ptsz/_ptds */
 	bool stream_sync;
 	bool json;
+	bool hold_thread; /* --hold in a thread; the main one exits */
 	char **exec_argv; /* --exec-self: the new image's argv, or NULL */
 };
 

@@ -17,6 +17,9 @@
  *   --stale N             first launch a function (or graph) N times for
  *                         10 us, then unload (destroy) it (see prelude.c)
  *   --hold S              keep the memory S seconds after reporting
+ *   --hold-thread         hold in a second thread while the main thread
+ *                         exits (pthread_exit: it shows as a zombie while
+ *                         the process lives on)
  *   --entry MODE          linked|dlsym|procaddress (linked)
  *   --per-thread          procaddress: ask for the per-thread stream calls
  *   --json                one line: {"device":0,"allocated_bytes":N,
@@ -35,6 +38,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +105,7 @@ static int parse(int argc, char **argv, struct gl_options *o)
 		{ "distinct", required_argument, NULL, 'D' },
 		{ "stale", required_argument, NULL, 'S' },
 		{ "hold", required_argument, NULL, 'h' },
+		{ "hold-thread", no_argument, NULL, 'H' },
 		{ "entry", required_argument, NULL, 'e' },
 		{ "per-thread", no_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
@@ -145,6 +150,9 @@ static int parse(int argc, char **argv, struct gl_options *o)
 			break;
 		case 'h':
 			o->hold_s = atof(optarg);
+			break;
+		case 'H':
+			o->hold_thread = true;
 			break;
 		case 'p':
 			o->per_thread = true;
@@ -202,6 +210,15 @@ static void sleep_s(double s)
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
+}
+
+static double held_s;
+
+static void *hold_then_exit(void *arg)
+{
+	(void)arg;
+	sleep_s(held_s);
+	exit(0);
 }
 
 struct gl_result {
@@ -280,6 +297,13 @@ static int run(const struct gl_options *o)
 		}
 	}
 	report(o, &r);
+	if (o->hold_thread && o->hold_s > 0) {
+		pthread_t t;
+
+		held_s = o->hold_s;
+		if (pthread_create(&t, NULL, hold_then_exit, NULL) == 0)
+			pthread_exit(NULL);
+	}
 	if (o->hold_s > 0)
 		sleep_s(o->hold_s);
 	if (o->exec_argv) {
@@ -317,7 +341,8 @@ int main(int argc, char **argv)
 				"[--kernels N | --duration S] "
 				"[--launch-api API] [--stream-sync] "
 				"[--capture N] [--distinct N] [--stale N] "
-				"[--hold S] [--entry linked|dlsym|procaddress] "
+				"[--hold S] [--hold-thread] "
+				"[--entry linked|dlsym|procaddress] "
 				"[--per-thread] [--json]\n"
 				"       gpuload --resolve NAME[@VERSION][:ptds]...\n");
 		return 2;

@@ -251,10 +251,23 @@ int gs_map_drop_owner(int kind, uint64_t owner,
 	return n;
 }
 
+/*
+ * fork(): the forking thread holds the lock across it, so the child never
+ * copies a table halfway through a grow (its memory freed, the pointer not
+ * yet moved); the child starts with a fresh lock either way.
+ */
+void gs_map_fork(int phase)
+{
+	if (phase == 0)
+		pthread_mutex_lock(&lock);
+	else if (phase == 1)
+		pthread_mutex_unlock(&lock);
+	else
+		pthread_mutex_init(&lock, NULL);
+}
+
 void gs_map_reset(void)
 {
-	/* after fork(): the lock may have been held by a thread now gone */
-	pthread_mutex_init(&lock, NULL);
 	if (tab)
 		memset(tab, 0, cap * sizeof(*tab));
 	used = 0;

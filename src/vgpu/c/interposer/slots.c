@@ -7,6 +7,7 @@
  * failing an allocation; the daemon does so periodically).
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -149,7 +150,33 @@ void gs_slot_release(struct gs_usage *u, int idx)
 	gs_store(&s->owner, w & ~GS_SLOT_PID_MASK);
 }
 
-/* a zombie has run its course: its driver state and memory are gone */
+/*
+ * A main thread that called pthread_exit() shows as a zombie while the
+ * process's other threads run on: only a zombie left alone has ended.
+ */
+static bool other_threads(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	int n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	d = opendir(path);
+	if (!d)
+		return false;
+	while (n < 2 && (e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n > 1;
+}
+
+/* ended: its driver state and memory are gone */
+static bool ended(pid_t pid, char state)
+{
+	return state == 'X' || (state == 'Z' && !other_threads(pid));
+}
+
 static bool pid_alive(pid_t pid)
 {
 	char state;
@@ -157,7 +184,7 @@ static bool pid_alive(pid_t pid)
 	if (kill(pid, 0) != 0 && errno != EPERM)
 		return false;
 	gs_proc_stat(pid, &state);
-	return state != 'Z' && state != 'X';
+	return !ended(pid, state);
 }
 
 /* dead: gone, a zombie, or the pid now names another process */
@@ -178,7 +205,7 @@ static bool slot_dead(const struct gs_usage_slot *s, uint32_t pid,
 	/* start 0: claimed a moment ago, start time not yet stored */
 	if (start && now_start != start)
 		return true;
-	return state == 'Z' || state == 'X';
+	return ended(pid, state);
 }
 
 /*

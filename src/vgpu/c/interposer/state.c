@@ -115,8 +115,9 @@ static void thread_exit(void *arg)
  * fork: the child gets one thread and copies of our locks; a lock another
  * thread held at the fork would stay held forever in the child.  So the
  * forking thread takes them all (in the order they nest: init, then the
- * driver's load, then the slot) and both sides release them.  Locks this
- * very thread holds (a fork from inside our init) are left alone.
+ * driver's load, the slot, the allocation map) and both sides release
+ * them.  Locks this very thread holds (a fork from inside our init) are
+ * left alone.
  */
 static __thread int init_held;
 
@@ -126,10 +127,12 @@ static void fork_prepare(void)
 		pthread_mutex_lock(&init_lock);
 	gs_real_fork(0);
 	pthread_mutex_lock(&slot_lock);
+	gs_map_fork(0);
 }
 
 static void fork_parent(void)
 {
+	gs_map_fork(1);
 	pthread_mutex_unlock(&slot_lock);
 	gs_real_fork(1);
 	if (!init_held)
@@ -138,6 +141,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+	gs_map_fork(2);
 	pthread_mutex_unlock(&slot_lock);
 	gs_real_fork(2);
 	if (!init_held)

@@ -161,6 +161,9 @@ GS_HIDDEN bool gs_map_handle_released(uint64_t handle, uint64_t *size,
  * adding their bytes to bytes[ldev]; returns how many */
 GS_HIDDEN int gs_map_drop_owner(int kind, uint64_t owner,
 				uint64_t bytes[GS_LEDGER_MAX_DEVICES]);
+/* fork: 0 before (takes the lock), 1 parent, 2 child (a fresh lock) */
+GS_HIDDEN void gs_map_fork(int phase);
+/* the child of a fork owns none of the parent's allocations */
 GS_HIDDEN void gs_map_reset(void);
 
 /* memory.c (the steps all memory wrappers share are in memory.h) */
