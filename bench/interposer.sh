@@ -3,7 +3,8 @@
 #  1. ns per cuLaunchKernel and per cuMemAlloc_v2+cuMemFree_v2, without and with
 #     LD_PRELOAD=libgpuslice-vgpu.so, runs alternated in the same invocation;
 #  2. end to end: gpuload with 100 µs kernels, each waited for (--stream-sync, so
-#     every ns the interposer adds is on the critical path), and queued (async).
+#     every ns the interposer adds is on the critical path), and queued (async);
+#     the overhead is the median of the rounds' own (each round runs both).
 # The container is under its limits (memory 4 GiB, share 50% for the call loop,
 # 100% end to end) so the numbers are the cost of enforcement when it does not bite.
 # Usage: bench/interposer.sh [ROUNDS]   (needs make and the TypeScript build)
@@ -40,20 +41,31 @@ done
 l0=$(field launch_ns <"$dir/wo" | median); l1=$(field launch_ns <"$dir/w" | median)
 a0=$(field alloc_free_ns <"$dir/wo" | median); a1=$(field alloc_free_ns <"$dir/w" | median)
 
-e2e() { # mode, args...: median kernels_per_s over the rounds
-  local mode=$1; shift
+# end to end: without and with alternate in each round (this VM drifts over
+# seconds); each round gives the overhead of its pair, and the median of
+# those is reported beside the medians of the rates
+e2e() { # tag, args...: writes $dir/<tag>.0, .1 (rates) and .pct (overheads)
+  local tag=$1; shift
+  : >"$dir/$tag.0"; : >"$dir/$tag.1"
   for ((i = 0; i < ROUNDS; i++)); do
-    if [[ $mode == with ]]; then with full build/gpuload --json "$@"; else without build/gpuload --json "$@"; fi
-  done | field kernels_per_s | median
+    without build/gpuload --json "$@" | field kernels_per_s >>"$dir/$tag.0"
+    with full build/gpuload --json "$@" | field kernels_per_s >>"$dir/$tag.1"
+  done
+  paste "$dir/$tag.0" "$dir/$tag.1" | awk '{ print ($1 - $2) / $1 * 100 }' >"$dir/$tag.pct"
 }
-s0=$(e2e without --kernel-us 100 --kernels 5000 --stream-sync); s1=$(e2e with --kernel-us 100 --kernels 5000 --stream-sync)
-q0=$(e2e without --kernel-us 100 --kernels 20000); q1=$(e2e with --kernel-us 100 --kernels 20000)
+e2e sync --kernel-us 100 --kernels 5000 --stream-sync
+e2e queued --kernel-us 100 --kernels 20000
+s0=$(median <"$dir/sync.0"); s1=$(median <"$dir/sync.1"); sp=$(median <"$dir/sync.pct")
+q0=$(median <"$dir/queued.0"); q1=$(median <"$dir/queued.1"); qp=$(median <"$dir/queued.pct")
+spread() { sort -g "$1" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f..%.2f", lo, hi }'; }
+ss=$(spread "$dir/sync.pct"); qs=$(spread "$dir/queued.pct")
 
-awk -v l0="$l0" -v l1="$l1" -v a0="$a0" -v a1="$a1" -v s0="$s0" -v s1="$s1" -v q0="$q0" -v q1="$q1" -v r="$ROUNDS" 'BEGIN {
+awk -v l0="$l0" -v l1="$l1" -v a0="$a0" -v a1="$a1" -v s0="$s0" -v s1="$s1" -v q0="$q0" -v q1="$q1" \
+  -v sp="$sp" -v qp="$qp" -v ss="$ss" -v qs="$qs" -v r="$ROUNDS" 'BEGIN {
   printf "interposer cost on simgpu (median of %d rounds)\n", r
   printf "%-34s %12s %12s %10s %8s\n", "", "without", "with", "added", "ratio"
   printf "%-34s %10.1f ns %10.1f ns %7.1f ns %8.3f\n", "cuLaunchKernel", l0, l1, l1 - l0, l1 / l0
   printf "%-34s %10.1f ns %10.1f ns %7.1f ns %8.3f\n", "cuMemAlloc_v2 + cuMemFree_v2 (1M)", a0, a1, a1 - a0, a1 / a0
-  printf "%-34s %9.1f k/s %9.1f k/s %9.2f %% \n", "100 us kernels, stream-synced", s0 / 1000, s1 / 1000, (s0 - s1) / s0 * 100
-  printf "%-34s %9.1f k/s %9.1f k/s %9.2f %% \n", "100 us kernels, queued", q0 / 1000, q1 / 1000, (q0 - q1) / q0 * 100
+  printf "%-34s %9.1f k/s %9.1f k/s %9.2f %%  (rounds: %s %%)\n", "100 us kernels, stream-synced", s0 / 1000, s1 / 1000, sp, ss
+  printf "%-34s %9.1f k/s %9.1f k/s %9.2f %%  (rounds: %s %%)\n", "100 us kernels, queued", q0 / 1000, q1 / 1000, qp, qs
 }'

@@ -21,25 +21,44 @@
 
 #define WAIT_STEP_NS 5000000ull /* re-check limit and usage every 5 ms */
 
+static bool exiting(void)
+{
+	return __atomic_load_n(&gs.exiting, __ATOMIC_ACQUIRE);
+}
+
+/* container and slot move together; an exiting process reserves nothing */
 static bool reserve(int ldev, uint64_t bytes)
 {
 	struct gs_usage_slot *s;
+	bool ok = false;
 
-	if (!gs_mem_reserve(&gs.use->dev[ldev], bytes, gs_mem_limit(ldev)))
+	if (!gs_counting_begin())
 		return false;
 	s = gs_slot();
-	if (s)
-		gs_add(&s->dev[ldev].mem, bytes);
-	return true;
+	if ((s || !exiting()) &&
+	    gs_mem_reserve(&gs.use->dev[ldev], bytes, gs_mem_limit(ldev))) {
+		if (s)
+			gs_add(&s->dev[ldev].mem, bytes);
+		ok = true;
+	}
+	gs_counting_end();
+	return ok;
 }
 
 void gs_mem_release(int ldev, uint64_t bytes)
 {
-	struct gs_usage_slot *s = gs_slot();
+	struct gs_usage_slot *s;
 
-	if (s)
-		gs_sub_clamp(&s->dev[ldev].mem, bytes);
-	gs_sub_clamp(&gs.use->dev[ldev].mem_used, bytes);
+	/* exiting: gs_fini folds the slot, these bytes with it */
+	if (!gs_counting_begin())
+		return;
+	s = gs_slot();
+	if (s || !exiting()) {
+		if (s)
+			gs_sub_clamp(&s->dev[ldev].mem, bytes);
+		gs_sub_clamp(&gs.use->dev[ldev].mem_used, bytes);
+	}
+	gs_counting_end();
 }
 
 static CUresult wait_for_room(int ldev, uint64_t bytes)
@@ -62,6 +81,8 @@ static CUresult wait_for_room(int ldev, uint64_t bytes)
 			break;
 		}
 		now = gs_now_ns();
+		if (exiting())
+			break;
 		/* the daemon may switch the policy to fail meanwhile */
 		if (__atomic_load_n(&gs.lim->dev[ldev].mem_policy,
 				    __ATOMIC_RELAXED) != GS_POLICY_WAIT)

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -231,13 +232,41 @@ out:
 	pthread_mutex_unlock(&init_lock);
 }
 
+/*
+ * Dekker's handshake with gs_fini: each side writes its flag, then reads the
+ * other's, both sequentially consistent, so either the thread sees
+ * `exiting` and keeps out, or gs_fini sees it counting and waits for it.
+ */
+bool gs_counting_begin(void)
+{
+	__atomic_add_fetch(&gs.counting, 1, __ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(&gs.exiting, __ATOMIC_SEQ_CST))
+		return true;
+	gs_counting_end();
+	return false;
+}
+
+void gs_counting_end(void)
+{
+	__atomic_sub_fetch(&gs.counting, 1, __ATOMIC_RELEASE);
+}
+
+#define FINI_WAIT_YIELDS 100000
+
 /* the driver frees a process's memory when it ends: so does its slot */
 __attribute__((destructor)) static void gs_fini(void)
 {
 	if (!gs.active || gs.slot < 0 || gs.pid != getpid())
 		return;
 	/* a thread still running must not claim a new slot after this */
-	__atomic_store_n(&gs.exiting, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&gs.exiting, 1, __ATOMIC_SEQ_CST);
+	/* nor be halfway through counting while the slot is folded away: a
+	 * few atomics, never a driver call, so this wait is short (bounded all
+	 * the same, for a thread stopped there) */
+	for (int i = 0; i < FINI_WAIT_YIELDS &&
+			__atomic_load_n(&gs.counting, __ATOMIC_SEQ_CST);
+	     i++)
+		sched_yield();
 	pthread_mutex_lock(&slot_lock);
 	if (gs.slot >= 0)
 		gs_slot_release(gs.use, gs.slot);

@@ -104,6 +104,7 @@ struct gs_state {
 	int vis[GS_LEDGER_MAX_DEVICES];
 	uint64_t last_reclaim_ns;
 	int exiting;
+	int counting;                /* threads inside gs_counting_begin/end */
 };
 GS_HIDDEN extern struct gs_state gs;
 GS_HIDDEN void gs_init_slow(void);
@@ -116,6 +117,14 @@ static inline bool gs_enforcing(void)
 		gs_init_slow();
 	return gs.active && !gs.exiting;
 }
+
+/*
+ * Around a change of this process's slot and the container's counters that
+ * must not interleave with gs_fini folding the slot away: false once the
+ * process is exiting (gs_fini then accounts for everything).
+ */
+GS_HIDDEN bool gs_counting_begin(void);
+GS_HIDDEN void gs_counting_end(void);
 
 /* the slot of this process (claimed on first use), or NULL */
 GS_HIDDEN struct gs_usage_slot *gs_slot(void);
