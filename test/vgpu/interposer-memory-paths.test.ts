@@ -47,6 +47,19 @@ for (const entry of ENTRIES) {
   });
 }
 
+for (const entry of ENTRIES) {
+  test(`--entry ${entry}: memory allocated into a capture that is invalidated goes back with it`, { skip: skip ?? false }, async (t) => {
+    const sim = makeSim(t);
+    const led = await sim.ledger({ devices: [{ memoryBytes: GiB, computeShare: 1 }] });
+    const r = await scenario(['capture-invalidated', '--entry', entry, '--chunk', '256M'], sim.env(led));
+    // a cuStreamSynchronize during the capture invalidates it: ending it gives no graph
+    assert.deepEqual(r.invalidated, { alloc: null, end: 'CUDA_ERROR_STREAM_CAPTURE_INVALIDATED', graph: false, during: 256 * MiB, after: 0 });
+    // the same capture ended properly holds its memory until its graph is destroyed
+    assert.deepEqual(r.ended, { alloc: null, end: null, graph: true, during: 256 * MiB, after: 0 });
+    assert.equal((await readUsage(led)).devices[0].memoryBytes, 0);
+  });
+}
+
 test('an array of a format the interposer does not know is charged the largest element size, not 1 byte', { skip: skip ?? false }, async (t) => {
   const sim = makeSim(t);
   const led = await sim.ledger({ devices: [{ memoryBytes: 256 * MiB, computeShare: 1 }] });

@@ -21,6 +21,11 @@
  *   stream-device  device 1's stream used from device 0's context:
  *                  cuMemAllocAsync, a pool on device 1, a pool in host
  *                  memory (2 x --chunk): [used on 0, used on 1] after each
+ *   capture-invalidated  --chunk by cuMemAllocAsync into a capture, then
+ *                  a cuStreamSynchronize (illegal while capturing: it
+ *                  invalidates the capture), then cuStreamEndCapture;
+ *                  and the same capture ended properly, its graph
+ *                  destroyed: "used" after each step
  *   odd-array      an 8192 x 8192 array of a format newer than CUDA 11
  *                  (UNORM_INT8X4, 4 bytes a texel), then one of FLOAT:
  *                  {"odd":E|null,"float":E|null}
@@ -264,6 +269,41 @@ static void stream_device(const struct gl_driver *d,
 
 #define FORMAT_UNORM_INT8X4 0xc2
 
+/* "<tag>":{"alloc":E,"end":E,"graph":bool,"during":N,"after":N} */
+static void capture_once(const struct gl_driver *d, size_t chunk, CUstream s,
+			 bool invalidate, const char *tag)
+{
+	CUresult a, end;
+	CUdeviceptr p;
+	CUgraph g = NULL;
+	long long during, after;
+
+	a = d->StreamBeginCapture(s, CU_STREAM_CAPTURE_MODE_RELAXED);
+	if (!a)
+		a = d->MemAllocAsync(&p, chunk, s);
+	during = used(d);
+	if (invalidate)
+		d->StreamSynchronize(s);
+	end = d->StreamEndCapture(s, &g);
+	if (g)
+		d->GraphDestroy(g);
+	after = used(d);
+	printf("\"%s\":{\"alloc\":%s,\"end\":%s,\"graph\":%s,"
+	       "\"during\":%lld,\"after\":%lld}",
+	       tag, err(d, a), err(d, end), g ? "true" : "false", during,
+	       after);
+}
+
+static void capture_invalidated(const struct gl_driver *d,
+				const struct gl_options *o, CUstream s)
+{
+	printf("{");
+	capture_once(d, o->chunk, s, true, "invalidated");
+	printf(",");
+	capture_once(d, o->chunk, s, false, "ended");
+	printf("}\n");
+}
+
 static void odd_array(const struct gl_driver *d)
 {
 	CUDA_ARRAY_DESCRIPTOR a = { .Width = 8192, .Height = 8192,
@@ -344,6 +384,8 @@ int gl_scenario(int argc, char **argv)
 		vmm_release(&d, &o);
 	else if (!strcmp(name, "ctx"))
 		ctx(&d, &o, dev);
+	else if (!strcmp(name, "capture-invalidated"))
+		capture_invalidated(&d, &o, s);
 	else if (!strcmp(name, "odd-array"))
 		odd_array(&d);
 	else if (!strcmp(name, "stream-device"))

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Stream-ordered allocations, memory pools and graph memory. */
+/* Stream-ordered allocations, memory pools, graph memory and captures. */
+#include <string.h>
+
 #include "memory.h"
 
 /*
@@ -13,6 +15,63 @@ struct where {
 	int kind;
 	uint64_t owner;
 };
+
+/*
+ * Captures that allocated, by stream: a capture that ends without a graph
+ * (invalidated by an illegal call during it) takes its memory with it, and
+ * the driver no longer names its graph by then.  Lock-free, so a fork or a
+ * kill can leave nothing held; full, a capture goes untracked.
+ */
+#define CAPTURES 64
+static struct {
+	uint64_t stream; /* 0: free */
+	uint64_t graph;
+} captures[CAPTURES];
+
+static void capture_seen(CUstream s, uint64_t graph)
+{
+	uint64_t key = (uint64_t)(uintptr_t)s, free_key;
+
+	for (int i = 0; i < CAPTURES; i++)
+		if (__atomic_load_n(&captures[i].stream, __ATOMIC_ACQUIRE) ==
+		    key) {
+			__atomic_store_n(&captures[i].graph, graph,
+					 __ATOMIC_RELEASE);
+			return;
+		}
+	for (int i = 0; i < CAPTURES; i++) {
+		free_key = 0;
+		if (__atomic_compare_exchange_n(&captures[i].stream, &free_key,
+						key, false, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE)) {
+			__atomic_store_n(&captures[i].graph, graph,
+					 __ATOMIC_RELEASE);
+			return;
+		}
+	}
+}
+
+/* the graph a stream's capture allocated for, forgotten; 0: none known */
+static uint64_t capture_take(CUstream s)
+{
+	uint64_t key = (uint64_t)(uintptr_t)s, g;
+
+	for (int i = 0; i < CAPTURES; i++)
+		if (__atomic_load_n(&captures[i].stream, __ATOMIC_ACQUIRE) ==
+		    key) {
+			g = __atomic_load_n(&captures[i].graph,
+					    __ATOMIC_ACQUIRE);
+			__atomic_store_n(&captures[i].stream, 0,
+					 __ATOMIC_RELEASE);
+			return g;
+		}
+	return 0;
+}
+
+void gs_capture_reset(void)
+{
+	memset(captures, 0, sizeof(captures));
+}
 
 static struct where stream_where(CUstream s, bool ptsz)
 {
@@ -46,6 +105,8 @@ static struct where stream_where(CUstream s, bool ptsz)
 	if (r == CUDA_SUCCESS && st != CU_STREAM_CAPTURE_STATUS_NONE) {
 		w.kind = GS_ALLOC_GRAPH;
 		w.owner = (uint64_t)(uintptr_t)g;
+		if (g)
+			capture_seen(s, w.owner);
 	}
 	return w;
 }
@@ -159,6 +220,45 @@ GS_EXPORT CUresult cuGraphAddMemAllocNode(CUgraphNode *phGraphNode,
 		      : -1,
 	      p ? p->bytesize : 0, (uint64_t)(uintptr_t)hGraph, phGraphNode,
 	      hGraph, dependencies, numDependencies, p);
+}
+
+static CUstreamCaptureStatus capture_status(CUstream s, bool ptsz)
+{
+	CUstreamCaptureStatus st = CU_STREAM_CAPTURE_STATUS_NONE;
+
+	if ((ptsz ? GS_REAL(cuStreamIsCapturing_ptsz, s, &st)
+		  : GS_REAL(cuStreamIsCapturing, s, &st)) != CUDA_SUCCESS)
+		return CU_STREAM_CAPTURE_STATUS_NONE;
+	return st;
+}
+
+/* after the driver's cuStreamEndCapture: a capture over without its graph
+ * gives back what its memory nodes reserved */
+static CUresult capture_ended(CUresult r, CUstream s, CUgraph *out,
+			      bool ptsz)
+{
+	uint64_t g;
+
+	if (!gs_enforcing() ||
+	    (r != CUDA_SUCCESS &&
+	     capture_status(s, ptsz) != CU_STREAM_CAPTURE_STATUS_NONE))
+		return r; /* not ended: a call it refused */
+	g = capture_take(s);
+	if (g && (r != CUDA_SUCCESS || !out || !*out))
+		gs_mem_drop_owner(GS_ALLOC_GRAPH, g);
+	return r;
+}
+
+GS_EXPORT CUresult cuStreamEndCapture(CUstream hStream, CUgraph *phGraph)
+{
+	return capture_ended(GS_REAL(cuStreamEndCapture, hStream, phGraph),
+			     hStream, phGraph, false);
+}
+
+GS_EXPORT CUresult cuStreamEndCapture_ptsz(CUstream hStream, CUgraph *phGraph)
+{
+	return capture_ended(GS_REAL(cuStreamEndCapture_ptsz, hStream, phGraph),
+			     hStream, phGraph, true);
 }
 
 GS_EXPORT CUresult cuGraphDestroy(CUgraph hGraph)

@@ -155,6 +155,7 @@ static void fork_child(void)
 	thread_registered = 0;
 	stall_counted = 0;
 	gs_map_reset();
+	gs_capture_reset();
 	gs_cost_reset();
 }
 

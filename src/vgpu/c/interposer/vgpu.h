@@ -46,7 +46,8 @@ GS_HIDDEN int gs_locate(char *dir, size_t len, char *looked, size_t llen);
 	X(cuDevicePrimaryCtxRelease) X(cuDevicePrimaryCtxReset_v2)           \
 	X(cuDevicePrimaryCtxReset) X(cuMipmappedArrayCreate)                 \
 	X(cuMipmappedArrayDestroy) X(cuArrayCreate) X(cuArray3DCreate)       \
-	X(cuMemAllocPitch) X(cuGraphAddMemAllocNode) X(cuGraphDestroy)
+	X(cuMemAllocPitch) X(cuGraphAddMemAllocNode) X(cuGraphDestroy)        \
+	X(cuStreamEndCapture) X(cuStreamEndCapture_ptsz)
 
 #define GS_CUDA_USED(X)                                                     \
 	X(cuCtxGetDevice) X(cuCtxGetCurrent) X(cuEventCreate)                \
@@ -174,6 +175,8 @@ GS_HIDDEN int gs_map_drop_owner(int kind, uint64_t owner,
 GS_HIDDEN void gs_map_fork(int phase);
 /* the child of a fork owns none of the parent's allocations */
 GS_HIDDEN void gs_map_reset(void);
+/* memory-async.c: nor its captures */
+GS_HIDDEN void gs_capture_reset(void);
 
 /* memory.c (the steps all memory wrappers share are in memory.h) */
 GS_HIDDEN CUresult gs_mem_acquire(int ldev, uint64_t bytes);

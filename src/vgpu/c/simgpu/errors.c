@@ -41,6 +41,8 @@ static const struct err_desc errs[] = {
 	E(CUDA_ERROR_NOT_SUPPORTED, "operation not supported"),
 	E(CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED,
 	  "operation not permitted when stream is capturing"),
+	E(CUDA_ERROR_STREAM_CAPTURE_INVALIDATED,
+	  "operation failed due to a previous error during capture"),
 	E(CUDA_ERROR_TIMEOUT, "wait operation timed out"),
 	E(CUDA_ERROR_UNKNOWN, "unknown error"),
 };

@@ -49,14 +49,28 @@ SIM_EXPORT CUresult cuStreamEndCapture(CUstream hStream, CUgraph *phGraph)
 	if (!phGraph)
 		return CUDA_ERROR_INVALID_VALUE;
 	pthread_mutex_lock(&s->lock);
-	if (s->capture) {
-		*phGraph = s->capture;
-		s->capture = NULL;
-	} else {
+	if (!s->capture) {
 		res = CUDA_ERROR_ILLEGAL_STATE;
+	} else if (s->capture->invalidated) {
+		/* the capture ends, and its graph with it */
+		free(s->capture);
+		*phGraph = NULL;
+		res = CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+	} else {
+		*phGraph = s->capture;
 	}
+	if (s->capture)
+		s->capture = NULL;
 	pthread_mutex_unlock(&s->lock);
 	return res;
+}
+
+static CUstreamCaptureStatus capture_status(const struct CUstream_st *s)
+{
+	if (!s->capture)
+		return CU_STREAM_CAPTURE_STATUS_NONE;
+	return s->capture->invalidated ? CU_STREAM_CAPTURE_STATUS_INVALIDATED :
+					 CU_STREAM_CAPTURE_STATUS_ACTIVE;
 }
 
 SIM_EXPORT CUresult cuStreamIsCapturing(CUstream hStream,
@@ -69,8 +83,9 @@ SIM_EXPORT CUresult cuStreamIsCapturing(CUstream hStream,
 		return res;
 	if (!captureStatus)
 		return CUDA_ERROR_INVALID_VALUE;
-	*captureStatus = s->capture ? CU_STREAM_CAPTURE_STATUS_ACTIVE :
-				      CU_STREAM_CAPTURE_STATUS_NONE;
+	pthread_mutex_lock(&s->lock);
+	*captureStatus = capture_status(s);
+	pthread_mutex_unlock(&s->lock);
 	return CUDA_SUCCESS;
 }
 
@@ -86,12 +101,14 @@ static CUresult capture_info(CUstream hStream, CUstreamCaptureStatus *st,
 	if (!st)
 		return CUDA_ERROR_INVALID_VALUE;
 	pthread_mutex_lock(&s->lock);
-	*st = s->capture ? CU_STREAM_CAPTURE_STATUS_ACTIVE :
-			   CU_STREAM_CAPTURE_STATUS_NONE;
+	*st = capture_status(s);
 	if (id)
 		*id = (cuuint64_t)(uintptr_t)s->capture;
+	/* the graph of an invalidated capture is not given out: callers must
+	 * not count on it (the driver's documentation leaves it undefined) */
 	if (graph)
-		*graph = s->capture;
+		*graph = *st == CU_STREAM_CAPTURE_STATUS_ACTIVE ? s->capture :
+								  NULL;
 	pthread_mutex_unlock(&s->lock);
 	if (deps)
 		*deps = NULL;

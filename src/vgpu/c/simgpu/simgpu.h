@@ -83,6 +83,7 @@ struct CUgraph_st {
 	int dev;
 	uint32_t nodes; /* kernels captured */
 	uint64_t dur_ns; /* their device time, replayed as one unit */
+	bool invalidated; /* an illegal call during the capture */
 };
 
 struct CUgraphExec_st {

@@ -122,6 +122,16 @@ SIM_EXPORT CUresult cuStreamSynchronize(CUstream hStream)
 	struct CUstream_st *s;
 	CUresult res = sim_stream_resolve(hStream, &s);
 
+	if (res)
+		return res;
+	/* illegal while capturing, as on NVIDIA's driver: the capture is
+	 * invalidated, and ending it gives no graph */
+	pthread_mutex_lock(&s->lock);
+	if (s->capture) {
+		s->capture->invalidated = true;
+		res = CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+	}
+	pthread_mutex_unlock(&s->lock);
 	return res ? res : sim_stream_sync(s);
 }
 
