@@ -412,8 +412,9 @@ export class Containers {
         if (!ok && gone) await this.records.remove(name);
         continue;
       }
-      // a record whose cgroup is gone
-      if (!this.byName.has(name)) await this.records.remove(name);
+      // a record whose cgroup is gone; one that could not be adopted stays on file
+      // while its cgroup lives, or the next start would take the container for a stranger's
+      if (!(await this.tree.get(name).exists())) await this.records.remove(name);
     }
   }
 

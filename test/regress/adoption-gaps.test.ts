@@ -1,11 +1,12 @@
-// Two steps adoption skipped. A container adopted after a restart was never put
-// through admission, so guarantees raised while the daemon was away could overcommit
-// a GPU. And when an enforcer failed on an adopted container, its owner was no longer
-// tracked: the processes of a `gpuslice run` that had died were never ended.
+// Steps adoption skipped. A container adopted after a restart was never put through
+// admission, so guarantees raised while the daemon was away could overcommit a GPU.
+// When an enforcer failed on an adopted container, its owner was no longer tracked:
+// the processes of a `gpuslice run` that had died were never ended. And a container
+// that could not be adopted lost its record, so the next start disowned it.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { need } from '../helpers/capabilities.js';
@@ -41,7 +42,7 @@ async function leftByPreviousDaemon(t: TestContext) {
     later.push(x);
     return x;
   };
-  return { tree, owner, restart };
+  return { tree, stateDir, owner, restart };
 }
 
 test('an adopted container goes through admission; refused, it keeps the settings it had', async (t) => {
@@ -68,4 +69,23 @@ test('an adopted container whose enforcer fails still ends when its owner dies',
   owner.kill('SIGKILL');
   // the owner is polled every 2 s
   await waitUntil(async () => !after.get('y') && !(await tree.get('y').exists()), 8000, 'the container to be removed');
+});
+
+test('a container that cannot be adopted keeps its record while its cgroup lives', async (t) => {
+  if (!need(t, 'root', 'cgroup2')) return;
+  const { stateDir, restart } = await leftByPreviousDaemon(t);
+  // a record from before settings were recorded, and a policy that no longer resolves for it
+  const file = join(stateDir, 'containers', 'y.json');
+  const { settings: _dropped, ...old } = JSON.parse(readFileSync(file, 'utf8'));
+  writeFileSync(file, JSON.stringify(old));
+  const broken = restart(() => {
+    throw new Error('class gone');
+  }, [noop]);
+  await broken.adopt();
+  assert.equal(broken.get('y'), undefined);
+  await broken.close();
+  // the policy fixed, the next start adopts it
+  const fixed = restart(() => settings(100), [noop]);
+  await fixed.adopt();
+  assert.ok(fixed.get('y'), 'adopted once the policy resolves again');
 });
