@@ -48,6 +48,10 @@ function handler(tree: CgroupTree, containers: Containers, resolveUnit: DaemonOp
         // a session removes its own container, never a newer one that took the name
         const own = [...(session.owned as Set<Container>)].find((c) => c.name === req.params.name);
         if (own) session.owned.delete(own);
+        const unit = containers.get(req.params.name)?.unit;
+        if (unit) {
+          throw new GpusliceError('GS_ERR_INVALID_ARGUMENT', `${unit.name} is a systemd unit: gpuslice lets go of it when systemd removes its cgroup (systemctl stop ${unit.name})`, { value: req.params.name });
+        }
         await containers.remove(req.params.name, 'removed on request', own);
         return { removed: req.params.name };
       }
