@@ -4,7 +4,7 @@
 // these offsets to the C ones.
 import { GpusliceError } from '../errors.js';
 
-export const LEDGER_VERSION = 1;
+export const LEDGER_VERSION = 2;
 export const MAX_DEVICES = 16;
 export const MAX_SLOTS = 128;
 export const LIMITS_FILE = 'vgpu.limits';
@@ -28,12 +28,12 @@ export const LIMITS = {
 } as const;
 
 export const USAGE = {
-  size: 70720,
+  size: 72768,
   magic: 0, version: 4, nslots: 6, sizeField: 8, stallState: 16, someUs: 24, fullUs: 32, dev: 64, slot: 1088,
   devSize: 64,
   d: { memUsed: 0, tokensNs: 8, refillNs: 16, memPeak: 24, retiredLaunches: 32, retiredGpuNs: 40, retiredStallNs: 48 },
-  slotSize: 544,
-  s: { owner: 0, startTime: 8, pidns: 16, nthreads: 24, nstalled: 28, dev: 32 },
+  slotSize: 560,
+  s: { owner: 0, startTime: 8, pidns: 16, nthreads: 24, nstalled: 28, exeDev: 32, exeIno: 40, dev: 48 },
   slotDevSize: 32,
   sd: { mem: 0, launches: 8, gpuNs: 16, stallNs: 24 },
 } as const;

@@ -38,7 +38,7 @@ const sampleLimits: Limits = {
 };
 
 test('layout: the TypeScript offsets are the C header\'s', () => {
-  const l = JSON.parse(readFileSync(join(fixtures, 'layout-v1.json'), 'utf8'));
+  const l = JSON.parse(readFileSync(join(fixtures, 'layout-v2.json'), 'utf8'));
   assert.equal(l.limitsSize, LIMITS.size);
   assert.equal(l.usageSize, USAGE.size);
   assert.equal(l.limitsMagic, LIMITS_MAGIC);
@@ -50,7 +50,7 @@ test('layout: the TypeScript offsets are the C header\'s', () => {
   assert.deepEqual(l.limitsDevice, { mem_limit: LIMITS.d.memLimit, compute_ppm: LIMITS.d.computePpm, mem_policy: LIMITS.d.memPolicy, wait_timeout_ms: LIMITS.d.waitTimeoutMs, flags: LIMITS.d.flags });
   assert.deepEqual(l.usage, { magic: 0, version: 4, nslots: 6, size: 8, stall_state: USAGE.stallState, some_us: USAGE.someUs, full_us: USAGE.fullUs, dev: USAGE.dev, slot: USAGE.slot });
   assert.deepEqual(l.usageDevice, { mem_used: USAGE.d.memUsed, tokens_ns: USAGE.d.tokensNs, refill_ns: USAGE.d.refillNs, mem_peak: USAGE.d.memPeak, retired_launches: USAGE.d.retiredLaunches, retired_gpu_ns: USAGE.d.retiredGpuNs, retired_stall_ns: USAGE.d.retiredStallNs });
-  assert.deepEqual(l.slot, { owner: USAGE.s.owner, start_time: USAGE.s.startTime, pidns: USAGE.s.pidns, nthreads: USAGE.s.nthreads, nstalled: USAGE.s.nstalled, dev: USAGE.s.dev });
+  assert.deepEqual(l.slot, { owner: USAGE.s.owner, start_time: USAGE.s.startTime, pidns: USAGE.s.pidns, nthreads: USAGE.s.nthreads, nstalled: USAGE.s.nstalled, exe_dev: USAGE.s.exeDev, exe_ino: USAGE.s.exeIno, dev: USAGE.s.dev });
   assert.deepEqual(l.slotDevice, { mem: USAGE.sd.mem, launches: USAGE.sd.launches, gpu_ns: USAGE.sd.gpuNs, stall_ns: USAGE.sd.stallNs });
   assert.equal(l.usageDeviceSize, USAGE.devSize);
   assert.equal(l.slotSize, USAGE.slotSize);
@@ -59,15 +59,15 @@ test('layout: the TypeScript offsets are the C header\'s', () => {
 test('layout: the fixtures are what the current C header produces', (t) => {
   if (!existsSync(vectors)) return t.skip('build/ledger-vectors not built (run make)');
   const d = tmp(t);
-  assert.equal(execFileSync(vectors, ['layout'], { encoding: 'utf8' }), readFileSync(join(fixtures, 'layout-v1.json'), 'utf8'));
+  assert.equal(execFileSync(vectors, ['layout'], { encoding: 'utf8' }), readFileSync(join(fixtures, 'layout-v2.json'), 'utf8'));
   execFileSync(vectors, ['limits', join(d, 'l')]);
   execFileSync(vectors, ['usage', join(d, 'u')]);
-  assert.ok(readFileSync(join(d, 'l')).equals(readFileSync(join(fixtures, 'limits-v1.bin'))));
-  assert.ok(readFileSync(join(d, 'u')).equals(readFileSync(join(fixtures, 'usage-v1.bin'))));
+  assert.ok(readFileSync(join(d, 'l')).equals(readFileSync(join(fixtures, 'limits-v2.bin'))));
+  assert.ok(readFileSync(join(d, 'u')).equals(readFileSync(join(fixtures, 'usage-v2.bin'))));
 });
 
 test('limits vector: TypeScript decodes the C bytes and encodes the same bytes', () => {
-  const c = readFileSync(join(fixtures, 'limits-v1.bin'));
+  const c = readFileSync(join(fixtures, 'limits-v2.bin'));
   const l = decodeLimits(c);
   assert.equal(l.generation, 42n);
   assert.equal(l.periodUs, 100_000);
@@ -76,7 +76,7 @@ test('limits vector: TypeScript decodes the C bytes and encodes the same bytes',
 });
 
 test('usage vector: TypeScript decodes the C bytes', () => {
-  const u = decodeUsage(readFileSync(join(fixtures, 'usage-v1.bin')), 123456789n);
+  const u = decodeUsage(readFileSync(join(fixtures, 'usage-v2.bin')), 123456789n);
   assert.equal(u.devices[0].memoryBytes, 768 * 2 ** 20);
   assert.equal(u.devices[0].memoryPeakBytes, 900 * 2 ** 20);
   // totals = retired + live slots
@@ -88,7 +88,7 @@ test('usage vector: TypeScript decodes the C bytes', () => {
   assert.equal(u.slots[0].devices[0].memoryBytes, 512 * 2 ** 20);
   // 2 of 3 threads stalled since t=123456789µs, read at that very time
   assert.deepEqual(u.stall, { someUs: 5000, fullUs: 1500, stalledThreads: 2, gpuThreads: 3 });
-  const later = decodeUsage(readFileSync(join(fixtures, 'usage-v1.bin')), 123456789n + 700n);
+  const later = decodeUsage(readFileSync(join(fixtures, 'usage-v2.bin')), 123456789n + 700n);
   assert.equal(later.stall.someUs, 5700);
   assert.equal(later.stall.fullUs, 1500); // not all stalled: no full time
 });

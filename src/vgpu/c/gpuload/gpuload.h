@@ -132,7 +132,8 @@ struct gl_options {
 	bool stream_sync;
 	bool json;
 	bool hold_thread; /* --hold in a thread; the main one exits */
-	char **exec_argv; /* --exec-self: the new image's argv, or NULL */
+	char **exec_argv; /* --exec-self, --exec: the new image's argv, or NULL */
+	bool exec_other;  /* --exec: argv[0] is the program */
 };
 
 extern const char gl_spin_ptx[];

@@ -27,6 +27,7 @@
  *                         "mem_total":N,"mem_free":N,"kernels":N,
  *                         "elapsed_s":X,"kernels_per_s":X}
  *   --exec-self -- ARGS   after the run (and --hold), exec gpuload ARGS
+ *   --exec -- PROG ARGS   likewise, exec another program (from PATH)
  *                         in place, freeing nothing first (as an exec does)
  *   --resolve NAME[@VER][:ptds] ...   print what cuGetProcAddress_v2 gives
  *   --scenario NAME ...   a memory accounting scenario (scenario.c)
@@ -110,6 +111,7 @@ static int parse(int argc, char **argv, struct gl_options *o)
 		{ "per-thread", no_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "exec-self", no_argument, NULL, 'X' },
+		{ "exec", no_argument, NULL, 'x' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, v;
@@ -163,6 +165,10 @@ static int parse(int argc, char **argv, struct gl_options *o)
 		case 'X':
 			o->exec_argv = argv; /* the rest, once parsed */
 			break;
+		case 'x':
+			o->exec_argv = argv;
+			o->exec_other = true;
+			break;
 		case 'K':
 			if (strcmp(optarg, "spin") && strcmp(optarg, "noop"))
 				return -EINVAL;
@@ -191,7 +197,12 @@ static int parse(int argc, char **argv, struct gl_options *o)
 			return -EINVAL;
 		}
 	}
-	if (o->exec_argv && optind > 0) {
+	if (o->exec_argv && o->exec_other) {
+		if (optind >= argc)
+			return -EINVAL;
+		o->exec_argv = &argv[optind];
+		optind = argc;
+	} else if (o->exec_argv && optind > 0) {
 		/* argv[optind - 1] ("--" or the last option) becomes argv[0] */
 		o->exec_argv = &argv[optind - 1];
 		o->exec_argv[0] = argv[0];
@@ -307,7 +318,10 @@ static int run(const struct gl_options *o)
 	if (o->hold_s > 0)
 		sleep_s(o->hold_s);
 	if (o->exec_argv) {
-		execv("/proc/self/exe", o->exec_argv);
+		if (o->exec_other)
+			execvp(o->exec_argv[0], o->exec_argv);
+		else
+			execv("/proc/self/exe", o->exec_argv);
 		perror("gpuload: exec");
 		status = 1;
 	}

@@ -40,7 +40,7 @@
 /* "GSLM" and "GSUS" as bytes on disk */
 #define GS_LIMITS_MAGIC 0x4d4c5347u
 #define GS_USAGE_MAGIC 0x53555347u
-#define GS_LEDGER_VERSION 1
+#define GS_LEDGER_VERSION 2
 
 /* memory limit meaning "not limited" (the device's own size applies) */
 #define GS_MEM_UNLIMITED UINT64_MAX
@@ -115,7 +115,10 @@ struct gs_usage_slot_device {
  * /proc/PID/stat, so a recycled pid is never taken for the dead process; a
  * slot whose pid is gone or whose start time differs is dead.  pidns is the
  * inode of /proc/PID/ns/pid: a reclaimer in another pid namespace cannot
- * judge the pid and leaves the slot alone.
+ * judge the pid and leaves the slot alone.  exe_dev/exe_ino name the program
+ * (/proc/PID/exe) that claimed it: exec keeps pid and start time but ends the
+ * image and its GPU memory, so a process now running another program holds
+ * nothing of the slot's, even if that program never uses CUDA (0: unknown).
  */
 #define GS_SLOT_PID_MASK 0xffffffffull
 #define GS_SLOT_RECLAIMING 0xffffffffu /* pid while being reclaimed */
@@ -126,6 +129,8 @@ struct gs_usage_slot {
 	uint64_t pidns;
 	uint32_t nthreads; /* threads of this process that use the GPU */
 	uint32_t nstalled; /* of which waiting in the interposer now */
+	uint64_t exe_dev;
+	uint64_t exe_ino;
 	struct gs_usage_slot_device dev[GS_LEDGER_MAX_DEVICES];
 };
 
@@ -166,9 +171,9 @@ _Static_assert(sizeof(struct gs_limits_device) == 32, "gs_limits_device");
 _Static_assert(sizeof(struct gs_limits) == 32 + 16 * 32, "gs_limits");
 _Static_assert(__builtin_offsetof(struct gs_limits, gen) == 16, "gen");
 _Static_assert(sizeof(struct gs_usage_device) == 64, "gs_usage_device");
-_Static_assert(sizeof(struct gs_usage_slot) == 32 + 16 * 32, "gs_usage_slot");
+_Static_assert(sizeof(struct gs_usage_slot) == 48 + 16 * 32, "gs_usage_slot");
 _Static_assert(__builtin_offsetof(struct gs_usage, dev) == 64, "usage dev");
-_Static_assert(sizeof(struct gs_usage) == 64 + 16 * 64 + 128 * 544,
+_Static_assert(sizeof(struct gs_usage) == 64 + 16 * 64 + 128 * 560,
 	       "gs_usage");
 
 #endif /* GS_LEDGER_H */

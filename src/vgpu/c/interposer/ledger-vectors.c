@@ -42,7 +42,8 @@ static int layout(void)
 	       "\"refill_ns\":%u,\"mem_peak\":%u,\"retired_launches\":%u,"
 	       "\"retired_gpu_ns\":%u,\"retired_stall_ns\":%u},"
 	       "\"slot\":{\"owner\":%u,\"start_time\":%u,\"pidns\":%u,"
-	       "\"nthreads\":%u,\"nstalled\":%u,\"dev\":%u},"
+	       "\"nthreads\":%u,\"nstalled\":%u,\"exe_dev\":%u,"
+	       "\"exe_ino\":%u,\"dev\":%u},"
 	       "\"slotDevice\":{\"mem\":%u,\"launches\":%u,\"gpu_ns\":%u,"
 	       "\"stall_ns\":%u}}\n",
 	       GS_LEDGER_VERSION, GS_LEDGER_MAX_DEVICES, GS_LEDGER_MAX_SLOTS,
@@ -69,7 +70,8 @@ static int layout(void)
 	       OFF(gs_usage_device, retired_stall_ns),
 	       OFF(gs_usage_slot, owner), OFF(gs_usage_slot, start_time),
 	       OFF(gs_usage_slot, pidns), OFF(gs_usage_slot, nthreads),
-	       OFF(gs_usage_slot, nstalled), OFF(gs_usage_slot, dev),
+	       OFF(gs_usage_slot, nstalled), OFF(gs_usage_slot, exe_dev),
+	       OFF(gs_usage_slot, exe_ino), OFF(gs_usage_slot, dev),
 	       OFF(gs_usage_slot_device, mem),
 	       OFF(gs_usage_slot_device, launches),
 	       OFF(gs_usage_slot_device, gpu_ns),
@@ -125,6 +127,8 @@ static int sample_usage(const char *path)
 	u.slot[0].pidns = 4026531836ull;
 	u.slot[0].nthreads = 2;
 	u.slot[0].nstalled = 1;
+	u.slot[0].exe_dev = 2049;
+	u.slot[0].exe_ino = 1310722;
 	u.slot[0].dev[0] = (struct gs_usage_slot_device){ 512ull << 20, 100,
 							  5000000, 250000 };
 	u.slot[5].owner = 1ull << 32 | 777;

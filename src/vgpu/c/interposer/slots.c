@@ -67,8 +67,25 @@ uint64_t gs_proc_pidns(pid_t pid)
 	return stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
 }
 
+/* the program a process runs, as the inode behind /proc/PID/exe */
+static bool exe_of(pid_t pid, uint64_t *dev, uint64_t *ino)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	if (stat(path, &st) != 0)
+		return false;
+	*dev = st.st_dev;
+	*ino = st.st_ino;
+	return true;
+}
+
 int gs_slot_claim(struct gs_usage *u, pid_t pid, uint64_t start, uint64_t pidns)
 {
+	uint64_t dev = 0, ino = 0;
+
+	exe_of(pid, &dev, &ino);
 	for (int i = 0; i < GS_LEDGER_MAX_SLOTS; i++) {
 		struct gs_usage_slot *s = &u->slot[i];
 		uint64_t w = gs_load(&s->owner);
@@ -79,6 +96,8 @@ int gs_slot_claim(struct gs_usage *u, pid_t pid, uint64_t start, uint64_t pidns)
 		if (!gs_cas(&s->owner, &w,
 			    ((w >> 32) + 1) << 32 | (uint32_t)pid))
 			continue;
+		gs_store(&s->exe_dev, dev);
+		gs_store(&s->exe_ino, ino);
 		gs_store(&s->pidns, pidns);
 		gs_store(&s->start_time, start);
 		return i;
@@ -146,6 +165,8 @@ void gs_slot_release(struct gs_usage *u, int idx)
 		gs_stall_change(u, -stalled, -threads);
 	gs_store(&s->start_time, 0);
 	gs_store(&s->pidns, 0);
+	gs_store(&s->exe_ino, 0);
+	gs_store(&s->exe_dev, 0);
 	w = gs_load(&s->owner);
 	gs_store(&s->owner, w & ~GS_SLOT_PID_MASK);
 }
@@ -187,7 +208,19 @@ static bool pid_alive(pid_t pid)
 	return !ended(pid, state);
 }
 
-/* dead: gone, a zombie, or the pid now names another process */
+/* the process has exec'd another program since it claimed the slot */
+static bool exe_changed(const struct gs_usage_slot *s, pid_t pid)
+{
+	uint64_t ino = gs_load(&s->exe_ino), dev, now_ino;
+
+	/* unknown then, or unreadable now (another user's): cannot say */
+	if (!ino || !exe_of(pid, &dev, &now_ino))
+		return false;
+	return now_ino != ino || dev != gs_load(&s->exe_dev);
+}
+
+/* dead: gone, a zombie, the pid now names another process, or the process
+ * runs another program */
 static bool slot_dead(const struct gs_usage_slot *s, uint32_t pid,
 		      uint64_t pidns)
 {
@@ -205,7 +238,7 @@ static bool slot_dead(const struct gs_usage_slot *s, uint32_t pid,
 	/* start 0: claimed a moment ago, start time not yet stored */
 	if (start && now_start != start)
 		return true;
-	return ended(pid, state);
+	return ended(pid, state) || exe_changed(s, pid);
 }
 
 /*
